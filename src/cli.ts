@@ -1,0 +1,109 @@
+/**
+ * What the two command lines share: flag checks, permission hints and the
+ * one-line error exit.
+ *
+ * @module
+ */
+
+/** A bad command line: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * `host:port`, with brackets around an IPv6 host.
+ *
+ * @param hostname A host name or IP address.
+ * @param port A port.
+ * @returns The address.
+ */
+export function formatHostPort(hostname: string, port: number): string {
+  return hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+/**
+ * A port from a flag.
+ *
+ * @throws {UsageError} When it is not an integer from 0 to 65535.
+ */
+export function parsePort(value: string, flag = "--port"): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) {
+    throw new UsageError(`${flag} must be an integer from 0 to 65535, got '${value}'`);
+  }
+  return port;
+}
+
+/**
+ * A positive number of milliseconds from a flag.
+ *
+ * @throws {UsageError} When it is not a positive number.
+ */
+export function parseMs(value: string, flag: string): number {
+  const ms = Number(value);
+  if (value.trim() === "" || !Number.isFinite(ms) || ms <= 0) {
+    throw new UsageError(`${flag} must be a positive number of milliseconds, got '${value}'`);
+  }
+  return ms;
+}
+
+/**
+ * A non-negative integer from a flag.
+ *
+ * @throws {UsageError} When it is not one.
+ */
+export function parseCount(value: string, flag: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 0xffffffff) {
+    throw new UsageError(`${flag} must be a non-negative integer, got '${value}'`);
+  }
+  return Number(value);
+}
+
+/**
+ * Checks that the process may use the network at `hostname`.
+ *
+ * @throws {UsageError} Naming the `--allow-net` flag to add when it may not.
+ */
+export function requireNetPermission(hostname: string, script: string): void {
+  const host = hostname.replace(/^\[(.*)\]$/, "$1");
+  const { state } = Deno.permissions.querySync({ name: "net", host });
+  if (state === "granted") return;
+  throw new UsageError(
+    `no network permission for '${host}': run \`deno run --allow-net=${
+      formatHostPort(host, 0).replace(/:0$/, "")
+    } --allow-env=${GRPC_ENV_VARS.join(",")} ${script} ...\` (the deno task grants 127.0.0.1 only)`,
+  );
+}
+
+/** The environment variables grpc-js reads; the tasks grant exactly these. */
+export const GRPC_ENV_VARS: readonly string[] = [
+  "GRPC_NODE_USE_ALTERNATIVE_RESOLVER",
+  "GRPC_NODE_DEBUG_SEND_ERROR_DETAILS",
+  "GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION",
+  "GRPC_NODE_VERBOSITY",
+  "GRPC_VERBOSITY",
+  "GRPC_NODE_TRACE",
+  "GRPC_TRACE",
+  "GRPC_SSL_CIPHER_SUITES",
+  "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+  "grpc_proxy",
+  "https_proxy",
+  "http_proxy",
+  "no_grpc_proxy",
+  "no_proxy",
+];
+
+/**
+ * Prints `error: <message>` on stderr and exits: 2 for a usage error, 1 otherwise.
+ *
+ * @param error What went wrong.
+ */
+export function exitWithError(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`error: ${message}`);
+  Deno.exit(error instanceof UsageError ? 2 : 1);
+}
