@@ -10,15 +10,15 @@ import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import type { Metadata } from "@grpc/grpc-js";
 import { GrpcError, Status } from "./src/errors.ts";
-import { CODECS, METHOD_BY_NAME, type MetadataInit, toMetadata } from "./src/service.ts";
+import { CODECS, type MetadataInit, METHOD_BY_NAME, toMetadata } from "./src/service.ts";
 import type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 import {
   exitWithError,
+  formatHostPort,
   parseCount,
   parseMs,
   parsePort,
   requireNetPermission,
-  formatHostPort,
   UsageError,
 } from "./src/cli.ts";
 
@@ -53,7 +53,10 @@ export interface GreeterClient {
   /** Unary `SayHello`. */
   sayHello(request: Partial<HelloRequest>, options?: CallOptions): Promise<HelloResponse>;
   /** Server streaming `LotsOfReplies`: iterate the replies. */
-  lotsOfReplies(request: Partial<RepliesRequest>, options?: CallOptions): AsyncGenerator<HelloResponse, void, undefined>;
+  lotsOfReplies(
+    request: Partial<RepliesRequest>,
+    options?: CallOptions,
+  ): AsyncGenerator<HelloResponse, void, undefined>;
   /** Client streaming `LotsOfGreetings`: send every request, get one reply. */
   lotsOfGreetings(
     requests: AsyncIterable<Partial<HelloRequest>> | Iterable<Partial<HelloRequest>>,
@@ -82,7 +85,11 @@ const PATHS = {
 };
 
 // deno-lint-ignore no-explicit-any
-type AnyClientCall = grpc.ClientUnaryCall | grpc.ClientReadableStream<any> | grpc.ClientWritableStream<any> | grpc.ClientDuplexStream<any, any>;
+type AnyClientCall =
+  | grpc.ClientUnaryCall
+  | grpc.ClientReadableStream<any>
+  | grpc.ClientWritableStream<any>
+  | grpc.ClientDuplexStream<any, any>;
 
 /** What one call needs from its options, prepared once. */
 class CallSetup {
@@ -311,4 +318,105 @@ export function createGreeterClient(address: string, options: GreeterClientOptio
     close,
     [Symbol.dispose]: close,
   };
+}
+
+const CALL_HELP = `Call the Greeter over gRPC (the tutorial's client).
+
+Usage: deno task call [options]
+
+Options:
+  --host <host>       server address (default 127.0.0.1)
+  --port <port>       server port (default 8001)
+  --name <name>       the name to send (default zzz); repeat it to send several
+                      names with --rpc greetings or --rpc bidi
+  --rpc <kind>        which RPC to call (default hello):
+                        hello      SayHello, unary
+                        replies    LotsOfReplies, server streaming
+                        greetings  LotsOfGreetings, client streaming
+                        bidi       BidiHello, bidirectional streaming
+  --count <n>         replies to ask for with --rpc replies (default 3)
+  --interval <ms>     pause between replies with --rpc replies (default 0)
+  --timeout <ms>      deadline of the call (default 10000 for hello,
+                      none for the streaming RPCs)
+  --help              show this help
+
+Prints each reply's name on its own line. Fails with one line on stderr and
+exit code 1 when the call fails, 2 when the flags are wrong.`;
+
+const RPC_KINDS = ["hello", "replies", "greetings", "bidi"] as const;
+
+/**
+ * The `deno task call` command line.
+ *
+ * @param args The command-line arguments.
+ * @returns Once every reply has been printed.
+ * @throws {UsageError} When the flags are wrong.
+ * @throws {GrpcError} When the call fails.
+ */
+export async function main(args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "8001" },
+        name: { type: "string", multiple: true },
+        rpc: { type: "string", default: "hello" },
+        count: { type: "string", default: "0" },
+        interval: { type: "string", default: "0" },
+        timeout: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message} (see --help)`);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(CALL_HELP);
+    return;
+  }
+  const rpc = values.rpc as typeof RPC_KINDS[number];
+  if (!RPC_KINDS.includes(rpc)) {
+    throw new UsageError(`--rpc must be one of ${RPC_KINDS.join(", ")}, got '${values.rpc}'`);
+  }
+  const port = parsePort(values.port);
+  const names = values.name ?? ["zzz"];
+  const count = parseCount(values.count, "--count");
+  const intervalMs = parseCount(values.interval, "--interval");
+  const timeout = values.timeout === undefined
+    ? (rpc === "hello" ? 10_000 : undefined)
+    : parseMs(values.timeout, "--timeout");
+  requireNetPermission(values.host, "client.ts");
+
+  using client = createGreeterClient(formatHostPort(values.host, port));
+  const options: CallOptions = { timeout };
+  const requests = names.map((name) => ({ name }));
+  switch (rpc) {
+    case "hello":
+      console.log((await client.sayHello(requests[0]!, options)).name);
+      break;
+    case "replies":
+      for await (const reply of client.lotsOfReplies({ name: names[0], count, intervalMs }, options)) {
+        console.log(reply.name);
+      }
+      break;
+    case "greetings":
+      console.log((await client.lotsOfGreetings(requests, options)).name);
+      break;
+    case "bidi":
+      for await (const reply of client.bidiHello(requests, options)) console.log(reply.name);
+      break;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (error) {
+    exitWithError(error);
+  }
 }

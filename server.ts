@@ -13,7 +13,14 @@ import { CODECS, MalformedMessage, serviceDefinition } from "./src/service.ts";
 import { h2Workaround, warningLine } from "./src/h2_workaround.ts";
 import type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 import { SERVICE_NAME } from "./proto/hello.ts";
-import { exitWithError, formatHostPort, GRPC_ENV_VARS, parsePort, requireNetPermission, UsageError } from "./src/cli.ts";
+import {
+  exitWithError,
+  formatHostPort,
+  GRPC_ENV_VARS,
+  parsePort,
+  requireNetPermission,
+  UsageError,
+} from "./src/cli.ts";
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -190,7 +197,11 @@ function defaultOnError(error: unknown, method: string): void {
 }
 
 // deno-lint-ignore no-explicit-any
-type AnyCall = grpc.ServerUnaryCall<any, any> | grpc.ServerReadableStream<any, any> | grpc.ServerWritableStream<any, any> | grpc.ServerDuplexStream<any, any>;
+type AnyCall =
+  | grpc.ServerUnaryCall<any, any>
+  | grpc.ServerReadableStream<any, any>
+  | grpc.ServerWritableStream<any, any>
+  | grpc.ServerDuplexStream<any, any>;
 
 /** The per-call state shared by the four adapters. */
 class Call implements CallContext {
@@ -384,7 +395,9 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
   };
 
   async function* readRequests<T>(
-    call: grpc.ServerReadableStream<T | MalformedMessage, unknown> | grpc.ServerDuplexStream<T | MalformedMessage, unknown>,
+    call:
+      | grpc.ServerReadableStream<T | MalformedMessage, unknown>
+      | grpc.ServerDuplexStream<T | MalformedMessage, unknown>,
     ctx: Call,
   ): AsyncGenerator<T> {
     try {
@@ -502,17 +515,23 @@ Stops gracefully on SIGINT or SIGTERM.`;
  * @returns Once the server has stopped after a signal.
  */
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      host: { type: "string", default: "127.0.0.1" },
-      port: { type: "string", default: "8001" },
-      verbose: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "8001" },
+        verbose: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message} (see --help)`);
+  }
+  const { values } = parsed;
   if (values.help) {
     console.log(SERVE_HELP);
     return;
@@ -545,17 +564,6 @@ if (import.meta.main) {
   try {
     await main(Deno.args);
   } catch (error) {
-    exitWithError(toCliError(error));
+    exitWithError(error);
   }
-}
-
-/** Turns the errors a user can cause into one clear line. */
-function toCliError(error: unknown): unknown {
-  if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
-    return new UsageError(`${error.message} (see --help)`);
-  }
-  if (error instanceof Error && /No address added out of total|EADDRINUSE|address already in use/i.test(error.message)) {
-    return new Error(`cannot listen: ${error.message}`);
-  }
-  return error;
 }

@@ -75,7 +75,7 @@ export function requireNetPermission(hostname: string, script: string): void {
   throw new UsageError(
     `no network permission for '${host}': run \`deno run --allow-net=${
       formatHostPort(host, 0).replace(/:0$/, "")
-    } --allow-env=${GRPC_ENV_VARS.join(",")} ${script} ...\` (the deno task grants 127.0.0.1 only)`,
+    } --allow-env=${GRPC_ENV_VARS.join(",")} ${script} ...\` (the deno task grants 127.0.0.1 and localhost only)`,
   );
 }
 
@@ -104,6 +104,6 @@ export const GRPC_ENV_VARS: readonly string[] = [
  */
 export function exitWithError(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
-  console.error(`error: ${message}`);
+  console.error(`error: ${message.replace(/\s+/g, " ").trim()}`);
   Deno.exit(error instanceof UsageError ? 2 : 1);
 }

@@ -130,7 +130,9 @@ function fieldPayload(
     }
     case "int32": {
       if (!Number.isInteger(value) || (value as number) < -0x80000000 || (value as number) > 0x7fffffff) {
-        throw new RangeError(`Field '${where}' must be an integer from -2147483648 to 2147483647, got ${String(value)}`);
+        throw new RangeError(
+          `Field '${where}' must be an integer from -2147483648 to 2147483647, got ${String(value)}`,
+        );
       }
       // Negative int32 values are sign-extended to 64 bits: ten bytes on the wire.
       return value === 0 ? undefined : (value as number) < 0 ? 2 ** 64 + (value as number) : (value as number);
@@ -168,9 +170,7 @@ export function createMessageCodec<T>(
       if (payload === undefined) continue;
       payloads[i] = payload;
       size += varintSize(tags[i]!);
-      size += typeof payload === "number"
-        ? varintSize(payload)
-        : varintSize(payload.length) + payload.length;
+      size += typeof payload === "number" ? varintSize(payload) : varintSize(payload.length) + payload.length;
     }
     const out = Buffer.allocUnsafe(size);
     let pos = 0;
@@ -229,11 +229,7 @@ export function createMessageCodec<T>(
         case WIRE_VARINT:
           readVarint(`the value of ${label}`);
           if (field) {
-            result[field.name] = field.kind === "bool"
-              ? value !== 0
-              : field.kind === "int32"
-              ? low32 | 0
-              : low32 >>> 0;
+            result[field.name] = field.kind === "bool" ? value !== 0 : field.kind === "int32" ? low32 | 0 : low32 >>> 0;
           }
           break;
         case WIRE_LEN: {
