@@ -1,0 +1,304 @@
+import { Buffer } from "node:buffer";
+import { assert, assertEquals, assertGreaterOrEqual, assertInstanceOf, assertRejects } from "@std/assert";
+import { createGreeterClient, createGreeterServer, GrpcError, Metadata, Status } from "../mod.ts";
+import type { CallContext } from "../mod.ts";
+
+const LOCAL = { hostname: "127.0.0.1", port: 0 } as const;
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+Deno.test("createGreeterServer() serves every RPC kind with the tutorial's replies", async (t) => {
+  await using server = await createGreeterServer(LOCAL);
+  using client = createGreeterClient(server.address);
+  assert(server.port > 0);
+  assertEquals(server.address, `127.0.0.1:${server.port}`);
+
+  await t.step("SayHello answers 我是{name}", async () => {
+    assertEquals(await client.sayHello({ name: "zzz" }), { name: "我是zzz" });
+  });
+  await t.step("an empty request reads as proto3 defaults", async () => {
+    assertEquals(await client.sayHello({}), { name: "我是" });
+  });
+  await t.step("UTF-8 survives both ways", async () => {
+    assertEquals(await client.sayHello({ name: "世界 😈 \u0000" }), { name: "我是世界 😈 \u0000" });
+  });
+  await t.step("LotsOfReplies streams count replies (default 3)", async () => {
+    assertEquals((await collect(client.lotsOfReplies({ name: "a", count: 5 }))).length, 5);
+    assertEquals(await collect(client.lotsOfReplies({ name: "b" })), Array(3).fill({ name: "我是b" }));
+  });
+  await t.step("LotsOfReplies paces replies by interval_ms", async () => {
+    const start = performance.now();
+    assertEquals((await collect(client.lotsOfReplies({ name: "a", count: 3, intervalMs: 30 }))).length, 3);
+    assertGreaterOrEqual(performance.now() - start, 55);
+  });
+  await t.step("LotsOfReplies rejects an oversized count with INVALID_ARGUMENT", async () => {
+    const error = await assertRejects(() => collect(client.lotsOfReplies({ count: 2_000_000 })), GrpcError);
+    assertEquals(error.code, Status.INVALID_ARGUMENT);
+    assertEquals(error.details, "count must be at most 1000000, got 2000000");
+  });
+  await t.step("LotsOfGreetings greets every name at once", async () => {
+    assertEquals(await client.lotsOfGreetings([{ name: "a" }, { name: "b" }, { name: "c" }]), { name: "我是a, b, c" });
+  });
+  await t.step("LotsOfGreetings takes an async iterable, and an empty stream", async () => {
+    async function* names() {
+      yield { name: "x" };
+      await new Promise((r) => setTimeout(r, 5));
+      yield { name: "y" };
+    }
+    assertEquals(await client.lotsOfGreetings(names()), { name: "我是x, y" });
+    assertEquals(await client.lotsOfGreetings([]), { name: "我是" });
+  });
+  await t.step("BidiHello answers every request as it arrives", async () => {
+    // Send the next request only after the previous reply: a real ping-pong.
+    const replies: string[] = [];
+    let answered!: () => void;
+    async function* pingPong() {
+      for (const name of ["1", "2", "3"]) {
+        const next = new Promise<void>((r) => answered = r);
+        yield { name };
+        await next;
+      }
+    }
+    for await (const reply of client.bidiHello(pingPong())) {
+      replies.push(reply.name);
+      answered();
+    }
+    assertEquals(replies, ["我是1", "我是2", "我是3"]);
+  });
+});
+
+Deno.test("createGreeterClient() rejects with DEADLINE_EXCEEDED", async (t) => {
+  let serverSignal: AbortSignal | undefined;
+  await using server = await createGreeterServer({
+    ...LOCAL,
+    handlers: {
+      async sayHello(_request, context) {
+        serverSignal = context.signal;
+        await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+        return {};
+      },
+    },
+  });
+  using client = createGreeterClient(server.address);
+
+  await t.step("on a unary call, with the timeout in the message", async () => {
+    const error = await assertRejects(() => client.sayHello({ name: "slow" }, { timeout: 50 }), GrpcError);
+    assertEquals(error.code, Status.DEADLINE_EXCEEDED);
+    assertEquals(error.message, "/Greeter/SayHello DEADLINE_EXCEEDED: deadline exceeded after 50ms");
+    // The server-side signal fires too, as a TimeoutError.
+    for (let i = 0; i < 50 && !serverSignal?.aborted; i++) await new Promise((r) => setTimeout(r, 10));
+    assert(serverSignal?.aborted, "the handler's signal did not fire");
+    assertEquals((serverSignal.reason as DOMException).name, "TimeoutError");
+  });
+  await t.step("on a server stream, with a deadline date", async () => {
+    const error = await assertRejects(
+      () => collect(client.lotsOfReplies({ count: 10, intervalMs: 100 }, { deadline: new Date(Date.now() + 150) })),
+      GrpcError,
+    );
+    assertEquals(error.code, Status.DEADLINE_EXCEEDED);
+  });
+});
+
+Deno.test("createGreeterClient() cancels with its signal, and the handler's signal fires", async (t) => {
+  const aborted = Promise.withResolvers<unknown>();
+  await using server = await createGreeterServer({
+    ...LOCAL,
+    handlers: {
+      async *lotsOfReplies(request, context) {
+        context.signal.addEventListener("abort", () => aborted.resolve(context.signal.reason));
+        for (let i = 0; i < request.count && !context.signal.aborted; i++) {
+          yield { name: String(i) };
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 10);
+            context.signal.addEventListener("abort", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }
+      },
+    },
+  });
+  using client = createGreeterClient(server.address);
+
+  await t.step("cancel after the first response", async () => {
+    const controller = new AbortController();
+    const received: string[] = [];
+    const error = await assertRejects(async () => {
+      for await (const reply of client.lotsOfReplies({ count: 1000 }, { signal: controller.signal })) {
+        received.push(reply.name);
+        controller.abort();
+      }
+    }, GrpcError);
+    assertEquals(error.code, Status.CANCELLED);
+    assertEquals(received, ["0"]);
+    const reason = await aborted.promise;
+    assertInstanceOf(reason, DOMException);
+    assertEquals(reason.name, "AbortError");
+  });
+  await t.step("an already-aborted signal rejects at once with CANCELLED", async () => {
+    const error = await assertRejects(() => client.sayHello({}, { signal: AbortSignal.abort() }), GrpcError);
+    assertEquals(error.code, Status.CANCELLED);
+  });
+  await t.step("breaking out of a stream cancels it", async () => {
+    for await (const _ of client.lotsOfReplies({ count: 1000 })) break;
+    // The client is still usable afterwards.
+    assertEquals(await client.sayHello({ name: "a" }), { name: "我是a" });
+  });
+});
+
+Deno.test("metadata travels both ways", async (t) => {
+  let seen: Metadata | undefined;
+  const echo = (context: CallContext) => {
+    seen = context.metadata;
+    context.header.set("x-echo", String(context.metadata.get("x-request")[0] ?? ""));
+    context.trailer.set("x-trailer-bin", Buffer.from([1, 2, 3]));
+  };
+  await using server = await createGreeterServer({
+    ...LOCAL,
+    handlers: {
+      sayHello(request, context) {
+        echo(context);
+        return { name: request.name };
+      },
+      async *bidiHello(requests, context) {
+        echo(context);
+        for await (const request of requests) yield request;
+      },
+    },
+  });
+  using client = createGreeterClient(server.address);
+
+  for (const kind of ["unary", "bidi"] as const) {
+    await t.step(`on a ${kind} call: request metadata, headers and trailers`, async () => {
+      let header: Metadata | undefined;
+      let trailer: Metadata | undefined;
+      const options = {
+        metadata: { "x-request": "hello", "x-raw-bin": new Uint8Array([0xff, 0]) },
+        onHeader: (m: Metadata) => header = m,
+        onTrailer: (m: Metadata) => trailer = m,
+      };
+      if (kind === "unary") await client.sayHello({ name: "a" }, options);
+      else await collect(client.bidiHello([{ name: "a" }], options));
+      assertEquals(seen?.get("x-request"), ["hello"]);
+      assertEquals(Array.from(seen?.get("x-raw-bin")[0] as Uint8Array), [0xff, 0]);
+      assertEquals(header?.get("x-echo"), ["hello"]);
+      assertEquals(Array.from(trailer?.get("x-trailer-bin")[0] as Uint8Array), [1, 2, 3]);
+    });
+  }
+});
+
+Deno.test("handler errors become statuses", async (t) => {
+  const logged: unknown[] = [];
+  await using server = await createGreeterServer({
+    ...LOCAL,
+    onError: (error) => logged.push(error),
+    handlers: {
+      sayHello({ name }) {
+        if (name === "missing") {
+          throw new GrpcError(Status.NOT_FOUND, "no user named 'missing'", {
+            metadata: Object.assign(new Metadata(), {}).clone(),
+          });
+        }
+        throw new Error("database password is hunter2");
+      },
+      async *lotsOfReplies() {
+        yield { name: "first" };
+        throw new GrpcError(Status.ABORTED, "stopped after one");
+      },
+      async lotsOfGreetings(requests) {
+        for await (const _ of requests) throw new GrpcError(Status.FAILED_PRECONDITION, "no names today");
+        return {};
+      },
+    },
+  });
+  using client = createGreeterClient(server.address);
+
+  await t.step("a GrpcError keeps its code and details", async () => {
+    const error = await assertRejects(() => client.sayHello({ name: "missing" }), GrpcError);
+    assertEquals([error.code, error.details], [Status.NOT_FOUND, "no user named 'missing'"]);
+    assertEquals(error.message, "/Greeter/SayHello NOT_FOUND: no user named 'missing'");
+  });
+  await t.step("any other throw is UNKNOWN with a generic message, and is logged", async () => {
+    const error = await assertRejects(() => client.sayHello({ name: "boom" }), GrpcError);
+    assertEquals([error.code, error.details], [Status.UNKNOWN, "Unexpected server error"]);
+    assertEquals((logged[0] as Error).message, "database password is hunter2");
+  });
+  await t.step("a server stream fails after its first message", async () => {
+    const received: string[] = [];
+    const error = await assertRejects(async () => {
+      for await (const reply of client.lotsOfReplies({})) received.push(reply.name);
+    }, GrpcError);
+    assertEquals([error.code, error.details, received], [Status.ABORTED, "stopped after one", ["first"]]);
+  });
+  await t.step("a client stream fails mid-way", async () => {
+    const error = await assertRejects(() => client.lotsOfGreetings([{ name: "a" }, { name: "b" }]), GrpcError);
+    assertEquals([error.code, error.details], [Status.FAILED_PRECONDITION, "no names today"]);
+  });
+});
+
+Deno.test("GreeterServer.shutdown() drains, then cancels an open stream after the grace period", async () => {
+  let handlerSignal: AbortSignal | undefined;
+  const server = await createGreeterServer({
+    ...LOCAL,
+    gracePeriodMs: 200,
+    handlers: {
+      async *lotsOfReplies(_request, context) {
+        handlerSignal = context.signal;
+        yield { name: "open" };
+        await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+      },
+    },
+  });
+  using client = createGreeterClient(server.address);
+  const stream = client.lotsOfReplies({});
+  assertEquals((await stream.next()).value, { name: "open" });
+  const started = performance.now();
+  const [first, second] = [server.shutdown(), server.shutdown()];
+  await Promise.all([first, second, server.finished]);
+  const took = performance.now() - started;
+  assert(took >= 150 && took < 3000, `shutdown took ${took}ms`);
+  assert(handlerSignal?.aborted, "the handler's signal did not fire");
+  const error = await assertRejects(() => stream.next(), GrpcError);
+  assert(error.code === Status.CANCELLED || error.code === Status.UNAVAILABLE, `got ${error.message}`);
+  await server[Symbol.asyncDispose]();
+});
+
+Deno.test("createGreeterServer() stops when its signal aborts", async () => {
+  const controller = new AbortController();
+  const server = await createGreeterServer({ ...LOCAL, signal: controller.signal });
+  controller.abort();
+  await server.finished;
+  await assertRejects(() => Deno.connect({ hostname: "127.0.0.1", port: server.port }), Deno.errors.ConnectionRefused);
+});
+
+Deno.test("createGreeterServer() reports each call to onCall", async () => {
+  const events: string[] = [];
+  await using server = await createGreeterServer({
+    ...LOCAL,
+    onCall: (e) => events.push(`${e.method} ${e.code}`),
+  });
+  using client = createGreeterClient(server.address);
+  await client.sayHello({});
+  await assertRejects(() => collect(client.lotsOfReplies({ count: 2_000_000 })));
+  assertEquals(events, ["/Greeter/SayHello 0", "/Greeter/LotsOfReplies 3"]);
+});
+
+Deno.test("createGreeterServer() and createGreeterClient() check their arguments", async () => {
+  await assertRejects(() => createGreeterServer({ port: 70000 }), RangeError, "Port must be");
+  await assertRejects(() => createGreeterServer({ hostname: "127.0.0.1", port: -1 }), RangeError);
+  try {
+    createGreeterClient("");
+    throw new Error("no TypeError");
+  } catch (error) {
+    assertInstanceOf(error, TypeError);
+  }
+  await using server = await createGreeterServer(LOCAL);
+  using client = createGreeterClient(server.address);
+  await assertRejects(() => client.sayHello({ name: "\ud800" }), TypeError, "lone surrogate");
+  await assertRejects(() => client.sayHello({}, { timeout: -1 }), RangeError);
+});
