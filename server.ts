@@ -284,6 +284,12 @@ function checked<T>(message: T | MalformedMessage): T {
   return message;
 }
 
+/** A bind failure, in one line that names the address and the reason. */
+function bindError(hostname: string, port: number, cause: Error): Error {
+  const reason = cause.message.match(/\[(?:listen \w+: )?([^\]]+)\]/)?.[1] ?? cause.message;
+  return new Error(`Cannot listen on ${formatHostPort(hostname, port)}: ${reason}`, { cause });
+}
+
 /**
  * Starts a Greeter server and resolves once it listens.
  *
@@ -455,7 +461,7 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
     server.bindAsync(
       formatHostPort(hostname, requestedPort),
       grpc.ServerCredentials.createInsecure(),
-      (error, port) => error ? reject(error) : resolve(port),
+      (error, port) => error ? reject(bindError(hostname, requestedPort, error)) : resolve(port),
     );
   });
   await h2Workaround.warmUp(server, hostname, port);
@@ -539,6 +545,11 @@ export async function main(args: string[]): Promise<void> {
   const port = parsePort(values.port);
   requireNetPermission(values.host, "server.ts");
   if (h2Workaround.active) console.error(warningLine());
+  // Our own lines report what goes wrong; grpc-js's logger would add a second,
+  // unless the user asked for it with GRPC_VERBOSITY.
+  if (!Deno.env.get("GRPC_VERBOSITY") && !Deno.env.get("GRPC_NODE_VERBOSITY")) {
+    grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+  }
   const stop = new AbortController();
   const server = await createGreeterServer({
     hostname: values.host,
