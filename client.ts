@@ -8,9 +8,10 @@ import type { Buffer } from "node:buffer";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import type { Metadata } from "@grpc/grpc-js";
+import { fromGrpcMetadata, type Metadata, type MetadataInit, toGrpcMetadata } from "./src/metadata.ts";
 import { GrpcError, Status } from "./src/errors.ts";
-import { CODECS, type MetadataInit, METHOD_BY_NAME, toMetadata } from "./src/service.ts";
+import type { ChannelOptions } from "./server.ts";
+import { CODECS, METHOD_BY_NAME } from "./src/service.ts";
 import type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 import {
   exitWithError,
@@ -40,10 +41,8 @@ export interface CallOptions {
 
 /** Options of {@linkcode createGreeterClient}. */
 export interface GreeterClientOptions {
-  /** grpc-js channel options, such as `"grpc.keepalive_time_ms"`. */
-  channelOptions?: grpc.ChannelOptions;
-  /** Channel credentials; default insecure (plaintext HTTP/2), as the tutorial. */
-  credentials?: grpc.ChannelCredentials;
+  /** grpc-js channel arguments, such as `"grpc.keepalive_time_ms"`. */
+  channelOptions?: ChannelOptions;
 }
 
 /** A client of the Greeter service: one method per RPC. */
@@ -93,7 +92,7 @@ type AnyClientCall =
 
 /** What one call needs from its options, prepared once. */
 class CallSetup {
-  readonly metadata: Metadata;
+  readonly metadata: grpc.Metadata;
   readonly callOptions: grpc.CallOptions;
   readonly #method: string;
   readonly #options: CallOptions;
@@ -104,7 +103,7 @@ class CallSetup {
   constructor(method: string, options: CallOptions) {
     this.#method = method;
     this.#options = options;
-    this.metadata = toMetadata(options.metadata);
+    this.metadata = toGrpcMetadata(options.metadata);
     const { timeout, deadline } = options;
     if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
       throw new RangeError(`Timeout must be a non-negative number of milliseconds, got ${timeout}`);
@@ -120,8 +119,8 @@ class CallSetup {
   attach<C extends AnyClientCall>(call: C): C {
     this.#call = call;
     const { onHeader, onTrailer, signal } = this.#options;
-    if (onHeader) call.on("metadata", onHeader);
-    if (onTrailer) call.on("status", (status: grpc.StatusObject) => onTrailer(status.metadata));
+    if (onHeader) call.on("metadata", (metadata: grpc.Metadata) => onHeader(fromGrpcMetadata(metadata)));
+    if (onTrailer) call.on("status", (status: grpc.StatusObject) => onTrailer(fromGrpcMetadata(status.metadata)));
     signal?.addEventListener("abort", this.#onAbort, { once: true });
     return call;
   }
@@ -150,7 +149,7 @@ class CallSetup {
       details = `deadline exceeded after ${this.#timeout}ms`;
     }
     return new GrpcError(status.code as Status, details, {
-      metadata: status.metadata,
+      metadata: fromGrpcMetadata(status.metadata),
       cause: error,
       method: this.#method,
     });
@@ -206,7 +205,7 @@ export function createGreeterClient(address: string, options: GreeterClientOptio
   }
   const client = new grpc.Client(
     address,
-    options.credentials ?? grpc.credentials.createInsecure(),
+    grpc.credentials.createInsecure(),
     options.channelOptions,
   );
   let closed = false;

@@ -58,6 +58,7 @@ export {
   type Awaitable,
   type CallContext,
   type CallEvent,
+  type ChannelOptions,
   createGreeterServer,
   type GreeterHandlers,
   type GreeterServer,
@@ -65,8 +66,7 @@ export {
 } from "./server.ts";
 export { type CallOptions, createGreeterClient, type GreeterClient, type GreeterClientOptions } from "./client.ts";
 export { GrpcError, type GrpcErrorOptions, Status } from "./src/errors.ts";
-export type { MetadataInit, MetadataValue } from "./src/service.ts";
-export { Metadata } from "@grpc/grpc-js";
+export { Metadata, type MetadataInit, type MetadataValue } from "./src/metadata.ts";
 export type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 export {
   decodeHelloRequest,

@@ -7,7 +7,7 @@
 import { once } from "node:events";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import type { Metadata } from "@grpc/grpc-js";
+import { fromGrpcMetadata, Metadata, toGrpcMetadata } from "./src/metadata.ts";
 import { GrpcError, Status, statusName } from "./src/errors.ts";
 import { CODECS, MalformedMessage, serviceDefinition } from "./src/service.ts";
 import { h2Workaround, warningLine } from "./src/h2_workaround.ts";
@@ -41,6 +41,12 @@ export interface CallContext {
   /** Sends {@linkcode CallContext.header} now, before any response. */
   sendHeader(): void;
 }
+
+/**
+ * grpc-js channel arguments by name, such as `"grpc.max_concurrent_streams"`
+ * or `"grpc.keepalive_time_ms"`; see grpc-js's `ChannelOptions`.
+ */
+export type ChannelOptions = Record<string, string | number>;
 
 /** A value or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -157,8 +163,8 @@ export interface GreeterServerOptions {
   handlers?: Partial<GreeterHandlers>;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
-  /** grpc-js server options, such as `"grpc.max_receive_message_length"`. */
-  channelOptions?: grpc.ServerOptions;
+  /** grpc-js channel arguments, such as `"grpc.max_receive_message_length"`. */
+  channelOptions?: ChannelOptions;
   /** How long a graceful shutdown waits for calls in flight before cancelling them, in ms. Default 5000. */
   gracePeriodMs?: number;
   /** Called once for every call, after its status is sent. */
@@ -210,6 +216,7 @@ class Call implements CallContext {
   readonly #call: AnyCall;
   readonly #started = performance.now();
   #controller: AbortController | undefined;
+  #metadata: Metadata | undefined;
   #header: Metadata | undefined;
   #trailer: Metadata | undefined;
   #headerSent = false;
@@ -227,7 +234,7 @@ class Call implements CallContext {
   }
 
   get metadata(): Metadata {
-    return this.#call.metadata;
+    return this.#metadata ??= fromGrpcMetadata(this.#call.metadata);
   }
 
   get deadline(): Date | undefined {
@@ -249,21 +256,22 @@ class Call implements CallContext {
   }
 
   get header(): Metadata {
-    return this.#header ??= new grpc.Metadata();
+    return this.#header ??= new Metadata();
   }
 
   get trailer(): Metadata {
-    return this.#trailer ??= new grpc.Metadata();
+    return this.#trailer ??= new Metadata();
   }
 
-  get trailerOrUndefined(): Metadata | undefined {
-    return this.#trailer;
+  /** The trailers for grpc-js, if any were set. */
+  get grpcTrailer(): grpc.Metadata | undefined {
+    return this.#trailer && toGrpcMetadata(this.#trailer);
   }
 
   sendHeader(): void {
     if (this.#headerSent) return;
     this.#headerSent = true;
-    if (this.#header) this.#call.sendMetadata(this.#header);
+    if (this.#header) this.#call.sendMetadata(toGrpcMetadata(this.#header));
   }
 
   #abortReason(): DOMException {
@@ -335,8 +343,7 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
       onError(error, call.method);
       grpcError = new GrpcError(Status.UNKNOWN, GENERIC_ERROR_DETAILS);
     }
-    const metadata = call.trailer.clone();
-    metadata.merge(grpcError.metadata);
+    const metadata = toGrpcMetadata([...call.trailer, ...grpcError.metadata]);
     return { code: grpcError.code, details: grpcError.details, metadata };
   }
 
@@ -353,7 +360,7 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
     (async () => encodeResponse(await run()))().then(
       (response) => {
         ctx.sendHeader();
-        callback(null, response, ctx.trailerOrUndefined);
+        callback(null, response, ctx.grpcTrailer);
         report(ctx, Status.OK, "OK");
       },
       (error) => {
@@ -435,7 +442,7 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
     })().then(
       () => {
         ctx.sendHeader();
-        call.end(ctx.trailerOrUndefined);
+        call.end(ctx.grpcTrailer);
         report(ctx, Status.OK, "OK");
       },
       (error) => {

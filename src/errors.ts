@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Metadata } from "@grpc/grpc-js";
+import { Metadata } from "./metadata.ts";
 
 /** The gRPC status codes, by name. */
 export const Status = {
@@ -107,13 +107,18 @@ export class GrpcError extends Error {
    */
   static from(error: unknown, method?: string): GrpcError {
     if (error instanceof GrpcError) return error;
-    if (error instanceof DOMException || (error instanceof Error && error.name.endsWith("Error"))) {
-      if (error.name === "AbortError") {
-        return new GrpcError(Status.CANCELLED, error.message || "the call was cancelled", { cause: error, method });
-      }
-      if (error.name === "TimeoutError") {
-        return new GrpcError(Status.DEADLINE_EXCEEDED, error.message || "deadline exceeded", { cause: error, method });
-      }
+    const name = error instanceof Error ? error.name : undefined;
+    if (name === "AbortError") {
+      return new GrpcError(Status.CANCELLED, (error as Error).message || "the call was cancelled", {
+        cause: error,
+        method,
+      });
+    }
+    if (name === "TimeoutError") {
+      return new GrpcError(Status.DEADLINE_EXCEEDED, (error as Error).message || "deadline exceeded", {
+        cause: error,
+        method,
+      });
     }
     const message = error instanceof Error ? error.message : String(error);
     return new GrpcError(Status.UNKNOWN, message, { cause: error, method });

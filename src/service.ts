@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import type * as grpc from "@grpc/grpc-js";
-import { Metadata } from "@grpc/grpc-js";
 import { createMessageCodec, type MessageCodec, ProtobufDecodeError } from "./codec.ts";
 import { GrpcError, Status } from "./errors.ts";
 import {
@@ -81,38 +80,4 @@ export function serviceDefinition(): grpc.ServiceDefinition {
     };
   }
   return definition;
-}
-
-/** The value types accepted where metadata is given. */
-export type MetadataValue = string | Uint8Array;
-
-/**
- * Metadata to send: a grpc-js `Metadata`, or a plain record whose values are
- * strings (or `Uint8Array` for keys ending in `-bin`), or arrays of them.
- */
-export type MetadataInit = Metadata | Record<string, MetadataValue | readonly MetadataValue[]>;
-
-/**
- * A grpc-js `Metadata` from a {@linkcode MetadataInit}.
- *
- * @throws {TypeError} When a key or value is not valid gRPC metadata.
- */
-export function toMetadata(init: MetadataInit | undefined): Metadata {
-  if (init === undefined) return new Metadata();
-  if (init instanceof Metadata) return init;
-  const metadata = new Metadata();
-  for (const [key, value] of Object.entries(init)) {
-    const values = Array.isArray(value) ? value : [value];
-    for (const item of values as MetadataValue[]) {
-      try {
-        metadata.add(
-          key,
-          typeof item === "string" ? item : Buffer.from(item.buffer, item.byteOffset, item.byteLength),
-        );
-      } catch (error) {
-        throw new TypeError(`Invalid metadata '${key}': ${(error as Error).message}`, { cause: error });
-      }
-    }
-  }
-  return metadata;
 }

@@ -1,4 +1,3 @@
-import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertGreaterOrEqual, assertInstanceOf, assertRejects } from "@std/assert";
 import { createGreeterClient, createGreeterServer, GrpcError, Metadata, Status } from "../mod.ts";
 import type { CallContext } from "../mod.ts";
@@ -156,7 +155,7 @@ Deno.test("metadata travels both ways", async (t) => {
   const echo = (context: CallContext) => {
     seen = context.metadata;
     context.header.set("x-echo", String(context.metadata.get("x-request")[0] ?? ""));
-    context.trailer.set("x-trailer-bin", Buffer.from([1, 2, 3]));
+    context.trailer.set("x-trailer-bin", new Uint8Array([1, 2, 3]));
   };
   await using server = await createGreeterServer({
     ...LOCAL,
@@ -201,7 +200,7 @@ Deno.test("handler errors become statuses", async (t) => {
       sayHello({ name }) {
         if (name === "missing") {
           throw new GrpcError(Status.NOT_FOUND, "no user named 'missing'", {
-            metadata: Object.assign(new Metadata(), {}).clone(),
+            metadata: new Metadata({ "x-reason": "gone" }),
           });
         }
         throw new Error("database password is hunter2");
@@ -222,6 +221,7 @@ Deno.test("handler errors become statuses", async (t) => {
     const error = await assertRejects(() => client.sayHello({ name: "missing" }), GrpcError);
     assertEquals([error.code, error.details], [Status.NOT_FOUND, "no user named 'missing'"]);
     assertEquals(error.message, "/Greeter/SayHello NOT_FOUND: no user named 'missing'");
+    assertEquals(error.metadata.get("x-reason"), ["gone"]);
   });
   await t.step("any other throw is UNKNOWN with a generic message, and is logged", async () => {
     const error = await assertRejects(() => client.sayHello({ name: "boom" }), GrpcError);
