@@ -5,7 +5,7 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
-import { once } from "node:events";
+import { type EventEmitter, once } from "node:events";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { fromGrpcMetadata, type Metadata, type MetadataInit, toGrpcMetadata } from "./src/metadata.ts";
@@ -83,12 +83,8 @@ const PATHS = {
   bidiHello: METHOD_BY_NAME.get("bidiHello")!.path,
 };
 
-// deno-lint-ignore no-explicit-any
-type AnyClientCall =
-  | grpc.ClientUnaryCall
-  | grpc.ClientReadableStream<any>
-  | grpc.ClientWritableStream<any>
-  | grpc.ClientDuplexStream<any, any>;
+/** What the four kinds of grpc-js client call have in common. */
+type AnyClientCall = EventEmitter & { cancel(): void };
 
 /** What one call needs from its options, prepared once. */
 class CallSetup {

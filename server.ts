@@ -4,23 +4,19 @@
  *
  * @module
  */
-import { once } from "node:events";
+import type { EventEmitter } from "node:events";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { fromGrpcMetadata, Metadata, toGrpcMetadata } from "./src/metadata.ts";
 import { GrpcError, Status, statusName } from "./src/errors.ts";
 import { CODECS, MalformedMessage, serviceDefinition } from "./src/service.ts";
 import { h2Workaround, warningLine } from "./src/h2_workaround.ts";
+import { createStrictChecks } from "./src/strict.ts";
+import { createDrainGate } from "./src/drain.ts";
+import { coalesceWrites } from "./src/coalesce.ts";
 import type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 import { SERVICE_NAME } from "./proto/hello.ts";
-import {
-  exitWithError,
-  formatHostPort,
-  GRPC_ENV_VARS,
-  parsePort,
-  requireNetPermission,
-  UsageError,
-} from "./src/cli.ts";
+import { exitWithError, formatHostPort, parsePort, requireNetPermission, UsageError } from "./src/cli.ts";
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -107,12 +103,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+function* repeat<T>(value: T, count: number): Generator<T> {
+  for (let i = 0; i < count; i++) yield value;
+}
+
 /** The tutorial's behaviour, extended to the streaming RPCs. */
 export const defaultHandlers: GreeterHandlers = {
   sayHello(request) {
     return { name: greet(request.name) };
   },
-  async *lotsOfReplies(request, context) {
+  lotsOfReplies(request, context) {
     const count = request.count || DEFAULT_REPLY_COUNT;
     if (count > MAX_REPLY_COUNT) {
       throw new GrpcError(Status.INVALID_ARGUMENT, `count must be at most ${MAX_REPLY_COUNT}, got ${count}`);
@@ -124,10 +124,14 @@ export const defaultHandlers: GreeterHandlers = {
       );
     }
     const reply = { name: greet(request.name) };
-    for (let i = 0; i < count; i++) {
-      if (i > 0 && request.intervalMs > 0) await sleep(request.intervalMs, context.signal);
-      yield reply;
-    }
+    // Without pauses, a plain iterable: the server writes it without a microtask per reply.
+    if (request.intervalMs === 0) return repeat(reply, count);
+    return (async function* () {
+      for (let i = 0; i < count; i++) {
+        if (i > 0) await sleep(request.intervalMs, context.signal);
+        yield reply;
+      }
+    })();
   },
   async lotsOfGreetings(requests) {
     const names: string[] = [];
@@ -202,12 +206,16 @@ function defaultOnError(error: unknown, method: string): void {
   console.error(`${method}: handler failed: ${message}`);
 }
 
-// deno-lint-ignore no-explicit-any
-type AnyCall =
-  | grpc.ServerUnaryCall<any, any>
-  | grpc.ServerReadableStream<any, any>
-  | grpc.ServerWritableStream<any, any>
-  | grpc.ServerDuplexStream<any, any>;
+/** What the four kinds of grpc-js server call have in common. */
+type AnyCall = EventEmitter & {
+  readonly metadata: grpc.Metadata;
+  getPeer(): string;
+  getDeadline(): grpc.Deadline;
+  sendMetadata(metadata: grpc.Metadata): void;
+};
+
+/** How close to its deadline a cancelled call counts as timed out, in ms. */
+const DEADLINE_SKEW_MS = 20;
 
 /** The per-call state shared by the four adapters. */
 class Call implements CallContext {
@@ -226,7 +234,7 @@ class Call implements CallContext {
     this.#call = call;
     this.method = method;
     this.peer = call.getPeer();
-    (call as NodeJS.EventEmitter).once("cancelled", () => {
+    call.once("cancelled", () => {
       this.#cancelled = true;
       if (!this.#controller) return;
       this.#controller.abort(this.#abortReason());
@@ -276,7 +284,9 @@ class Call implements CallContext {
 
   #abortReason(): DOMException {
     const deadline = this.deadline;
-    return deadline && deadline.getTime() <= Date.now()
+    // A client whose deadline passes cancels the stream itself, which can
+    // reach us a little before our own timer for the same deadline fires.
+    return deadline && deadline.getTime() <= Date.now() + DEADLINE_SKEW_MS
       ? new DOMException(`${this.method}: deadline exceeded`, "TimeoutError")
       : new DOMException(`${this.method}: the client cancelled the call`, "AbortError");
   }
@@ -284,6 +294,27 @@ class Call implements CallContext {
   elapsed(): number {
     return performance.now() - this.#started;
   }
+}
+
+/**
+ * Resolves on the call's next "drain" or "cancelled", rejects on "error";
+ * removes all three listeners either way (`Promise.race` of `once()`s would
+ * leave one behind per wait, thousands on a long stream).
+ */
+function drained(call: EventEmitter): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: unknown) => {
+      call.off("drain", onDrain);
+      call.off("cancelled", onDrain);
+      call.off("error", onError);
+      error === undefined ? resolve() : reject(error);
+    };
+    const onDrain = () => done();
+    const onError = (error: unknown) => done(error ?? new Error("stream error"));
+    call.on("drain", onDrain);
+    call.on("cancelled", onDrain);
+    call.on("error", onError);
+  });
 }
 
 /** The request as decoded, or the status to send when it was malformed. */
@@ -326,7 +357,13 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
   const handlers: GreeterHandlers = { ...defaultHandlers, ...options.handlers };
   const onError = options.onError ?? defaultOnError;
   const onCall = options.onCall;
-  const server = new grpc.Server({ ...h2Workaround.serverOptions(), ...options.channelOptions });
+  const strict = createStrictChecks();
+  const gate = createDrainGate();
+  const server = new grpc.Server({
+    ...h2Workaround.serverOptions(),
+    ...options.channelOptions,
+    interceptors: [strict.interceptor, gate.interceptor],
+  });
 
   function report(call: Call, code: Status, details: string): void {
     onCall?.({ method: call.method, code, details, durationMs: call.elapsed(), peer: call.peer });
@@ -419,6 +456,9 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
       for await (const message of call.iterator({ destroyOnReturn: false })) {
         yield checked(message as T | MalformedMessage);
       }
+      // A cancelled call's stream is destroyed without an error: it would look
+      // like a complete (short) stream to the handler.
+      if (ctx.cancelled) throw ctx.signal.reason;
     } catch (error) {
       if (ctx.cancelled) throw ctx.signal.reason;
       throw error;
@@ -430,12 +470,23 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
     ctx: Call,
     produce: () => AsyncIterable<Partial<HelloResponse>> | Iterable<Partial<HelloResponse>>,
   ): void {
+    /** Writes one response; false when the caller must wait for "drain". */
+    const writeOne = (response: Partial<HelloResponse>): boolean => {
+      if (ctx.cancelled) throw ctx.signal.reason;
+      ctx.sendHeader();
+      return call.write(encodeResponse(response));
+    };
     (async () => {
-      for await (const response of produce()) {
-        if (ctx.cancelled) throw ctx.signal.reason;
-        ctx.sendHeader();
-        if (!call.write(encodeResponse(response))) {
-          await Promise.race([once(call, "drain"), once(call, "cancelled")]);
+      const source = produce();
+      if (Symbol.asyncIterator in source) {
+        for await (const response of source) {
+          if (!writeOne(response)) await drained(call);
+        }
+      } else {
+        // A plain iterable is written without a microtask per message; the
+        // wait for "drain" still yields to the event loop every few writes.
+        for (const response of source) {
+          if (!writeOne(response)) await drained(call);
         }
       }
       if (ctx.cancelled) throw ctx.signal.reason;
@@ -471,25 +522,36 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
       (error, port) => error ? reject(bindError(hostname, requestedPort, error)) : resolve(port),
     );
   });
+  strict.attach(server);
+  coalesceWrites(server);
+  gate.attach(server);
   await h2Workaround.warmUp(server, hostname, port);
 
   let shutdownPromise: Promise<void> | undefined;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => resolveFinished = resolve);
 
-  function shutdown(): Promise<void> {
-    shutdownPromise ??= new Promise<void>((resolve) => {
-      options.signal?.removeEventListener("abort", onAbort);
+  /** Refuses new calls, lets those in flight end, then closes the connections. */
+  async function drainThenClose(): Promise<void> {
+    options.signal?.removeEventListener("abort", onAbort);
+    // Not tryShutdown() at once: see src/drain.ts for how that cuts answers.
+    const started = performance.now();
+    await gate.drain(gracePeriodMs);
+    await new Promise<void>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
         timer = undefined;
         server.forceShutdown();
         resolve();
-      }, gracePeriodMs);
+      }, Math.max(0, gracePeriodMs - (performance.now() - started)));
       server.tryShutdown(() => {
         if (timer !== undefined) clearTimeout(timer);
         resolve();
       });
-    }).then(resolveFinished);
+    });
+  }
+
+  function shutdown(): Promise<void> {
+    shutdownPromise ??= drainThenClose().then(resolveFinished);
     return shutdownPromise;
   }
   const onAbort = () => void shutdown();

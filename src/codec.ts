@@ -72,6 +72,77 @@ function defaultOf(kind: FieldKind): unknown {
   }
 }
 
+/**
+ * Strings up to this many UTF-16 units are encoded and decoded in plain
+ * JavaScript: for the short strings of this service that beats a call into
+ * the runtime's TextEncoder/TextDecoder. Longer ones take the native path.
+ */
+const SHORT_STRING = 64;
+
+/** A short string, its UTF-8 length, or -1 when it has a lone surrogate. */
+function shortUtf8Length(value: string): number {
+  let size = value.length;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) {
+      size += 1;
+    } else if (c < 0xd800 || c > 0xdfff) {
+      size += 2;
+    } else {
+      const next = c <= 0xdbff && i + 1 < value.length ? value.charCodeAt(i + 1) : 0;
+      if (next < 0xdc00 || next > 0xdfff) return -1;
+      i++;
+      size += 2; // 4 bytes for 2 units
+    }
+  }
+  return size;
+}
+
+/** Writes a well-formed short string as UTF-8; returns the position after it. */
+function writeShortUtf8(out: Uint8Array, pos: number, value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    let c = value.charCodeAt(i);
+    if (c < 0x80) {
+      out[pos++] = c;
+    } else if (c < 0x800) {
+      out[pos++] = 0xc0 | (c >> 6);
+      out[pos++] = 0x80 | (c & 0x3f);
+    } else if (c < 0xd800 || c > 0xdfff) {
+      out[pos++] = 0xe0 | (c >> 12);
+      out[pos++] = 0x80 | ((c >> 6) & 0x3f);
+      out[pos++] = 0x80 | (c & 0x3f);
+    } else {
+      c = 0x10000 + ((c - 0xd800) << 10) + (value.charCodeAt(++i) - 0xdc00);
+      out[pos++] = 0xf0 | (c >> 18);
+      out[pos++] = 0x80 | ((c >> 12) & 0x3f);
+      out[pos++] = 0x80 | ((c >> 6) & 0x3f);
+      out[pos++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return pos;
+}
+
+/** Strict UTF-8 decoding; an ASCII-only short run is decoded without the runtime's decoder. */
+function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= SHORT_STRING) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  }
+  return textDecoder.decode(bytes.subarray(start, end));
+}
+
+/** A short string field's payload: the string and its UTF-8 length, written in place. */
+class ShortString {
+  constructor(readonly value: string, readonly length: number) {}
+}
+
 function varintSize(value: number): number {
   let size = 1;
   while (value >= 0x80) {
@@ -95,7 +166,7 @@ function fieldPayload(
   typeName: string,
   field: FieldSpec,
   value: unknown,
-): Uint8Array | number | undefined {
+): Uint8Array | ShortString | number | undefined {
   const where = `${typeName}.${field.protoName}`;
   switch (field.kind) {
     case "string": {
@@ -103,12 +174,15 @@ function fieldPayload(
         throw new TypeError(`Field '${where}' must be a string`);
       }
       if (value === "") return undefined;
-      if (!value.isWellFormed()) {
-        throw new TypeError(
-          `Field '${where}' contains a lone surrogate, which has no UTF-8 encoding`,
-        );
+      if (value.length <= SHORT_STRING) {
+        const length = shortUtf8Length(value);
+        if (length >= 0) return new ShortString(value, length);
+      } else if (value.isWellFormed()) {
+        return textEncoder.encode(value);
       }
-      return textEncoder.encode(value);
+      throw new TypeError(
+        `Field '${where}' contains a lone surrogate, which has no UTF-8 encoding`,
+      );
     }
     case "bytes": {
       if (!(value instanceof Uint8Array)) {
@@ -160,7 +234,7 @@ export function createMessageCodec<T>(
       throw new TypeError(`A ${typeName} must be an object, got ${value === null ? "null" : typeof value}`);
     }
     const record = value as Record<string, unknown>;
-    const payloads: (Uint8Array | number | undefined)[] = new Array(sorted.length);
+    const payloads: (Uint8Array | ShortString | number | undefined)[] = new Array(sorted.length);
     let size = 0;
     for (let i = 0; i < sorted.length; i++) {
       const field = sorted[i]!;
@@ -180,6 +254,9 @@ export function createMessageCodec<T>(
       pos = writeVarint(out, pos, tags[i]!);
       if (typeof payload === "number") {
         pos = writeVarint(out, pos, payload);
+      } else if (payload instanceof ShortString) {
+        pos = writeVarint(out, pos, payload.length);
+        pos = writeShortUtf8(out, pos, payload.value);
       } else {
         pos = writeVarint(out, pos, payload.length);
         out.set(payload, pos);
@@ -242,7 +319,7 @@ export function createMessageCodec<T>(
           pos += value;
           if (field?.kind === "string") {
             try {
-              result[field.name] = textDecoder.decode(bytes.subarray(start, pos));
+              result[field.name] = decodeUtf8(bytes, start, pos);
             } catch {
               fail(`${label} is not valid UTF-8`);
             }

@@ -1,23 +1,35 @@
 /**
- * A guard against a Deno HTTP/2 server crash, in one place so that it can be
- * removed when Deno fixes it.
+ * A guard against a Deno HTTP/2 server crash, kept in this one file so that
+ * it can be removed in one place once Deno fixes it: delete this file and its
+ * four uses in `server.ts` (`serverOptions()`, `register()`, `warmUp()` and
+ * the `warningLine()` of `main()`).
  *
- * On Deno 2.9.4 to 2.9.6 (at least) an HTTP/2 server, grpc-js's or a bare
- * `node:http2` one, aborts the whole process (an nghttp2 assertion in
- * `find_stream_on_goaway_func`, `free(): invalid pointer`, or a segfault) when
- * a client connection that carried some requests sends GOAWAY and closes:
- * https://github.com/denoland/deno/issues/36788 (likely from "clean up
- * destroyed sessions", PR #36043). Deno 2.9.3 is not affected.
+ * The crash: https://github.com/denoland/deno/issues/36788 (likely from
+ * "clean up destroyed sessions", denoland/deno#36043). On Deno 2.9.4 to 2.9.6
+ * a fresh HTTP/2 server, grpc-js's or a bare `node:http2` one, aborts the
+ * whole process (nghttp2's `find_stream_on_goaway_func` assertion,
+ * `free(): invalid pointer`, or a segfault) when client connections that
+ * carried calls send GOAWAY and close. No JavaScript runs first, so nothing
+ * can catch it. Deno 2.9.3 is not affected.
  *
- * What avoids it: once one earlier connection has completed a normal call
- * (headers, data, trailers) and closed without GOAWAY, later connections
- * survive; bursts of ~5000 concurrent streams on one connection still crash,
- * hence a cap on concurrent streams. So on an affected runtime the server
- * makes one such call to itself before it is handed to the user.
+ * What avoids it, measured on 2.9.6: a server whose first connections each
+ * completed one call answered with a message (HEADERS, DATA, trailers) and
+ * were closed without GOAWAY survives later GOAWAYs. One such connection is
+ * not enough (a server then still died in ~1 of 4 runs once several
+ * connections closed in turn); from two on, no server died in our runs. So
+ * on an affected runtime the server makes {@linkcode WARM_UP_CONNECTIONS} of
+ * them to itself before it is handed to the user, on a method registered only
+ * for that time ({@linkcode WARM_UP_PATH}), so that no user handler runs.
+ * The connections are plain TCP speaking hand-made HTTP/2 frames: `node:http2`
+ * cannot close without GOAWAY (`session.close()` and `destroy()` send it, and
+ * `session.socket.destroy()` throws `ERR_HTTP2_NO_SOCKET_MANIPULATION`).
+ * Bursts of ~5000 concurrent streams on one connection were reported to crash
+ * even so, hence a cap of 1000 concurrent streams per connection.
+ *
+ * Where the warm-up fails, the server starts anyway, after one warning line.
  *
  * @module
  */
-import * as http2 from "node:http2";
 import { Buffer } from "node:buffer";
 import type * as grpc from "@grpc/grpc-js";
 import { formatHostPort } from "./cli.ts";
@@ -27,8 +39,11 @@ export const DENO_H2_ISSUE = "https://github.com/denoland/deno/issues/36788";
 /** The newest Deno known not to crash. */
 export const SAFE_DENO_VERSION = "2.9.3";
 const FIRST_AFFECTED: readonly number[] = [2, 9, 4];
-/** The method the warm-up call uses; registered only while it runs. */
+/** The method the warm-up calls use; registered only while they run. */
 export const WARM_UP_PATH = "/grpc.deno.WarmUp/Ping";
+/** How many warm-up connections, one after the other, each with one call. */
+export const WARM_UP_CONNECTIONS = 4;
+const WARM_UP_TIMEOUT_MS = 2000;
 
 function parseVersion(version: string): number[] {
   return version.split(/[.+-]/).slice(0, 3).map((part) => Number.parseInt(part, 10) || 0);
@@ -84,6 +99,7 @@ export const h2Workaround = {
   register(server: grpc.Server): void {
     if (!this.active) return;
     const empty = Buffer.alloc(0);
+    // A unary method that answers one empty message to anything.
     server.register(
       WARM_UP_PATH,
       (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, empty),
@@ -94,56 +110,151 @@ export const h2Workaround = {
   },
 
   /**
-   * Makes one complete call to the server's own port over a raw HTTP/2
-   * connection, then destroys the socket without GOAWAY, and unregisters
-   * the warm-up method. Failures only warn: the server runs either way.
+   * Makes {@linkcode WARM_UP_CONNECTIONS} connections to the server's own
+   * port, one after the other, each with one complete call, each closed
+   * without GOAWAY; then unregisters the warm-up method. A failure only
+   * warns, in one line: the server runs either way.
    *
-   * @param server The grpc-js server.
+   * @param server The grpc-js server, bound.
    * @param hostname Where it listens.
    * @param port Its port.
    */
   async warmUp(server: grpc.Server, hostname: string, port: number): Promise<void> {
     if (!this.active) return;
+    const host = loopbackFor(hostname);
     try {
-      await warmUpCall(loopbackFor(hostname), port);
+      // Never a permission prompt: without the permission, only the warning.
+      const { state } = Deno.permissions.querySync({ name: "net", host: formatHostPort(host, port) });
+      if (state !== "granted") throw new Error(`no network permission for '${formatHostPort(host, port)}'`);
+      for (let i = 0; i < WARM_UP_CONNECTIONS; i++) {
+        await warmUpCall(host, port, WARM_UP_PATH, WARM_UP_TIMEOUT_MS);
+      }
     } catch (error) {
-      console.warn(`warning: HTTP/2 warm-up call failed: ${(error as Error).message}`);
+      console.warn(`warning: HTTP/2 warm-up call failed (${DENO_H2_ISSUE}): ${(error as Error).message}`);
     } finally {
       server.unregister(WARM_UP_PATH);
     }
   },
 };
 
-function warmUpCall(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${formatHostPort(host, port)}`);
-    const timer = setTimeout(() => done(new Error("timed out after 2000ms")), 2000);
-    let settled = false;
-    function done(error?: Error) {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      // Destroy the socket itself: closing the session would send GOAWAY.
-      session.socket?.destroy();
-      session.destroy();
-      error ? reject(error) : resolve();
+// HTTP/2 frame types and flags (RFC 9113, section 6).
+const DATA = 0x0;
+const HEADERS = 0x1;
+const RST_STREAM = 0x3;
+const SETTINGS = 0x4;
+const GOAWAY = 0x7;
+const END_STREAM = 0x1;
+const ACK = 0x1;
+const END_HEADERS = 0x4;
+const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+function frame(type: number, flags: number, streamId: number, payload: Uint8Array = new Uint8Array()): Uint8Array {
+  const bytes = new Uint8Array(9 + payload.length);
+  bytes.set([payload.length >> 16, (payload.length >> 8) & 0xff, payload.length & 0xff, type, flags], 0);
+  new DataView(bytes.buffer).setUint32(5, streamId & 0x7fffffff);
+  bytes.set(payload, 9);
+  return bytes;
+}
+
+/** HPACK "literal header field without indexing, new name", no Huffman. */
+function headerBlock(headers: Record<string, string>): Uint8Array {
+  const encoder = new TextEncoder();
+  const parts: number[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    const n = encoder.encode(name);
+    const v = encoder.encode(value);
+    if (n.length > 126 || v.length > 126) throw new RangeError(`Header ${name} is too long for the warm-up`);
+    parts.push(0x00, n.length, ...n, v.length, ...v);
+  }
+  return new Uint8Array(parts);
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * One unary call to `path` on a plain TCP connection, spoken in hand-made
+ * HTTP/2 frames so that nothing but what is written here goes on the wire:
+ * preface, SETTINGS, HEADERS, DATA (one empty gRPC message), a SETTINGS ACK;
+ * then it waits for the response's DATA and trailers (HEADERS with
+ * END_STREAM) and closes the TCP connection, never sending GOAWAY.
+ * (`node:http2` cannot do that: its session sends GOAWAY on close, and its
+ * `session.socket.destroy()` throws ERR_HTTP2_NO_SOCKET_MANIPULATION.)
+ */
+async function warmUpCall(host: string, port: number, path: string, timeoutMs: number): Promise<void> {
+  const conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, timeoutMs);
+  try {
+    await writeAll(
+      conn,
+      concat([
+        new TextEncoder().encode(PREFACE),
+        frame(SETTINGS, 0, 0),
+        frame(
+          HEADERS,
+          END_HEADERS,
+          1,
+          headerBlock({
+            ":method": "POST",
+            ":scheme": "http",
+            ":path": path,
+            ":authority": formatHostPort(host, port),
+            "content-type": "application/grpc",
+            "te": "trailers",
+          }),
+        ),
+        // One empty message: not compressed, length 0.
+        frame(DATA, END_STREAM, 1, new Uint8Array(5)),
+      ]),
+    );
+    let buffered: Uint8Array = new Uint8Array();
+    let gotMessage = false;
+    const chunk = new Uint8Array(16 * 1024);
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(chunk);
+      } catch (error) {
+        if (timedOut) throw new Error(`timed out after ${timeoutMs}ms`);
+        throw error;
+      }
+      if (n === null) throw new Error(timedOut ? `timed out after ${timeoutMs}ms` : "the server closed the connection");
+      buffered = concat([buffered, chunk.subarray(0, n)]);
+      while (buffered.length >= 9) {
+        const length = (buffered[0]! << 16) | (buffered[1]! << 8) | buffered[2]!;
+        if (buffered.length < 9 + length) break;
+        const type = buffered[3]!;
+        const flags = buffered[4]!;
+        const streamId = new DataView(buffered.buffer, buffered.byteOffset + 5, 4).getUint32(0) & 0x7fffffff;
+        buffered = buffered.slice(9 + length);
+        if (type === SETTINGS && !(flags & ACK)) await writeAll(conn, frame(SETTINGS, ACK, 0));
+        else if (type === GOAWAY) throw new Error("the server sent GOAWAY");
+        else if (type === RST_STREAM && streamId === 1) throw new Error("the server reset the stream");
+        else if (type === DATA && streamId === 1 && length > 0) gotMessage = true;
+        else if (type === HEADERS && streamId === 1 && flags & END_STREAM) {
+          // Trailers. Without a message first it was a trailers-only error.
+          if (!gotMessage) throw new Error("the server answered without a message");
+          return;
+        }
+      }
     }
-    session.on("error", (error) => done(error));
-    const stream = session.request({
-      ":method": "POST",
-      ":path": WARM_UP_PATH,
-      "content-type": "application/grpc",
-      "te": "trailers",
-    });
-    let gotData = false;
-    stream.on("data", () => gotData = true);
-    stream.on("trailers", (trailers) => {
-      const status = trailers["grpc-status"];
-      if (status !== "0") done(new Error(`warm-up call ended with grpc-status ${status}`));
-    });
-    stream.on("end", () => done(gotData ? undefined : new Error("warm-up call got no message")));
-    stream.on("error", (error) => done(error));
-    // One empty message: flag 0, length 0.
-    stream.end(Buffer.alloc(5));
-  });
+  } finally {
+    clearTimeout(timer);
+    if (!timedOut) conn.close();
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) offset += await conn.write(bytes.subarray(offset));
 }

@@ -1,0 +1,57 @@
+/**
+ * Fewer, larger socket writes for the HTTP/2 server on Deno.
+ *
+ * Deno's `node:http2` writes every frame nghttp2 produces with its own
+ * `send()`: a unary response costs three system calls (HEADERS, DATA,
+ * trailers), where Node's native HTTP/2 writes them together. Corking the
+ * connection's socket when a request stream arrives, and uncorking it on the
+ * next turn of the event loop, lets everything written in between (the
+ * responses of every request read in that turn) leave in one `writev()`.
+ * A response that is not ready by then is written as before.
+ *
+ * @module
+ */
+import type * as http2 from "node:http2";
+import { setImmediate } from "node:timers";
+import type * as grpc from "@grpc/grpc-js";
+import { http2ServersOf } from "./strict.ts";
+
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * Hooks write coalescing to the `node:http2` servers of a grpc-js server;
+ * call it right after `bindAsync()` succeeds. A no-op outside Deno.
+ *
+ * @param server A bound grpc-js server.
+ */
+export function coalesceWrites(server: grpc.Server): void {
+  if (!("Deno" in globalThis)) return;
+  const corked = new Set<Corkable>();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    for (const socket of corked) {
+      try {
+        socket.uncork();
+      } catch {
+        // The session is gone (its socket proxy throws): nothing left to send.
+      }
+    }
+    corked.clear();
+  };
+  for (const http2Server of http2ServersOf(server)) {
+    http2Server.prependListener("stream", (stream: http2.ServerHttp2Stream) => {
+      const socket = stream.session?.socket as unknown as Corkable | undefined;
+      if (!socket || typeof socket.cork !== "function" || corked.has(socket)) return;
+      socket.cork();
+      corked.add(socket);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+  }
+}

@@ -1,0 +1,233 @@
+import { assert, assertEquals, assertInstanceOf, assertLess, assertStrictEquals } from "@std/assert";
+import { createGreeterClient, createGreeterServer, GrpcError, type HelloResponse, Status } from "../mod.ts";
+import { greet } from "../server.ts";
+import { ServerProcess } from "../tools/_server_process.ts";
+
+/** What a call ended with: "OK" or the status code's number. */
+async function outcome(call: Promise<unknown>): Promise<"OK" | Status> {
+  try {
+    await call;
+    return "OK";
+  } catch (error) {
+    if (error instanceof GrpcError) return error.code;
+    throw error;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs}ms waiting until ${what}`);
+    await sleep(10);
+  }
+}
+
+Deno.test("createGreeterClient() gets UNAVAILABLE promptly when the server is killed, and reaches it again", async (t) => {
+  let server: ServerProcess | undefined = await ServerProcess.start(0);
+  const port = server.port;
+  using client = createGreeterClient(server.address);
+  try {
+    assertEquals((await client.sayHello({ name: "up" }, { timeout: 5000 })).name, greet("up"));
+
+    await t.step("SIGKILL mid-stream gives UNAVAILABLE, not a hang", async () => {
+      const replies: HelloResponse[] = [];
+      let killedAt = 0;
+      const error = await (async () => {
+        try {
+          for await (const reply of client.lotsOfReplies({ name: "s", count: 1000, intervalMs: 20 })) {
+            replies.push(reply);
+            if (replies.length === 3) {
+              killedAt = performance.now();
+              server!.kill("SIGKILL");
+            }
+          }
+        } catch (error) {
+          return error;
+        }
+      })();
+      const latency = performance.now() - killedAt;
+      assertInstanceOf(error, GrpcError);
+      assertEquals(error.code, Status.UNAVAILABLE, error.message);
+      assertLess(latency, 2000, `UNAVAILABLE after ${latency.toFixed(0)}ms`);
+      assertLess(replies.length, 1000);
+      assertEquals((await server!.status).signal, "SIGKILL");
+      await server!.output;
+      server = undefined;
+    });
+
+    await t.step("a call while the server is down gets UNAVAILABLE promptly", async () => {
+      const started = performance.now();
+      assertEquals(await outcome(client.sayHello({ name: "down" }, { timeout: 5000 })), Status.UNAVAILABLE);
+      assertLess(performance.now() - started, 2000);
+    });
+
+    await t.step("the same client reaches a server restarted on the same port", async () => {
+      server = await ServerProcess.start(port);
+      assertEquals(server.port, port);
+      // No new client and no reconnect call: the channel reconnects by itself,
+      // after at most its reconnect backoff (1 s, jittered, after one failure).
+      const started = performance.now();
+      let reply: HelloResponse | undefined;
+      let attempts = 0;
+      while (!reply && performance.now() - started < 10_000) {
+        attempts++;
+        try {
+          reply = await client.sayHello({ name: "again" }, { timeout: 2000 });
+        } catch (error) {
+          assertInstanceOf(error, GrpcError);
+          assertEquals(error.code, Status.UNAVAILABLE);
+          await sleep(100);
+        }
+      }
+      assertEquals(reply?.name, greet("again"), `no answer within 10 s (${attempts} attempts)`);
+      assertLess(performance.now() - started, 5000);
+    });
+
+    await t.step("after a kill with no call in flight the next call just works", async () => {
+      server!.kill("SIGKILL");
+      await server!.status;
+      await server!.output;
+      server = undefined;
+      await sleep(200); // the channel sees the connection drop and goes idle
+      server = await ServerProcess.start(port);
+      assertEquals((await client.sayHello({ name: "first" }, { timeout: 5000 })).name, greet("first"));
+    });
+  } finally {
+    client.close();
+    await server?.stop();
+  }
+});
+
+Deno.test("createGreeterServer() shutdown() under load completes accepted calls and refuses new ones", async () => {
+  const UNARY = 200;
+  const STREAMS = 20;
+  const REPLIES = 5;
+  let entered = 0;
+  await using server = await createGreeterServer({
+    port: 0,
+    handlers: {
+      async sayHello(request) {
+        entered++;
+        await sleep(150);
+        return { name: greet(request.name) };
+      },
+      async *lotsOfReplies(request) {
+        entered++;
+        for (let i = 0; i < request.count; i++) {
+          await sleep(30);
+          yield { name: `${greet(request.name)} ${i}` };
+        }
+      },
+    },
+  });
+  // The late calls leave grpc-js's subchannels in reconnect backoff; its
+  // (unref'd) backoff timer outlives close(), so keep it short and wait it out.
+  const channelOptions = { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 100 };
+  const client = createGreeterClient(server.address, { channelOptions });
+  const other = createGreeterClient(server.address, { channelOptions });
+  assertEquals((await other.sayHello({ name: "warm" })).name, greet("warm"));
+  entered = 0;
+
+  const unary = Array.from({ length: UNARY }, (_, i) => client.sayHello({ name: `u${i}` }, { timeout: 10_000 }));
+  const streams = Array.from({ length: STREAMS }, async (_, i) => {
+    const names: string[] = [];
+    for await (const reply of client.lotsOfReplies({ name: `s${i}`, count: REPLIES })) names.push(reply.name);
+    return names;
+  });
+  await waitFor(() => entered === UNARY + STREAMS, "every call reached its handler");
+
+  const shutdown = server.shutdown();
+  const lateSameClient = Array.from({ length: 20 }, (_, i) => outcome(client.sayHello({ name: `late${i}` })));
+  const lateOtherClient = Array.from({ length: 20 }, (_, i) => outcome(other.sayHello({ name: `other${i}` })));
+
+  // Every call accepted before shutdown began completes, whole.
+  const replies = await Promise.all(unary);
+  replies.forEach((reply, i) => assertEquals(reply.name, greet(`u${i}`)));
+  const streamed = await Promise.all(streams);
+  streamed.forEach((names, i) =>
+    assertEquals(names, Array.from({ length: REPLIES }, (_, n) => `${greet(`s${i}`)} ${n}`))
+  );
+  // Every call made after it began is refused.
+  const late = await Promise.all([...lateSameClient, ...lateOtherClient]);
+  assertEquals(late.filter((code) => code !== Status.UNAVAILABLE), [], `late calls: ${late.join(",")}`);
+  assertEquals(entered, UNARY + STREAMS, "no late call reached a handler");
+  await shutdown;
+  await server.finished;
+  // The server is gone: a new client cannot connect either.
+  const after = createGreeterClient(server.address, { channelOptions });
+  assertEquals(await outcome(after.sayHello({ name: "after" }, { timeout: 2000 })), Status.UNAVAILABLE);
+  for (const c of [client, other, after]) c.close();
+  await sleep(300);
+});
+
+Deno.test("createGreeterServer() shutdown() drains an open stream, then forces it after gracePeriodMs", async () => {
+  const GRACE_MS = 300;
+  let handlerAborted: unknown;
+  let handlerEntered = false;
+  const events: { code: number }[] = [];
+  const server = await createGreeterServer({
+    port: 0,
+    gracePeriodMs: GRACE_MS,
+    onCall: (event) => events.push({ code: event.code }),
+    handlers: {
+      async *bidiHello(requests, context) {
+        handlerEntered = true;
+        const aborted = new Promise<void>((resolve) =>
+          context.signal.addEventListener("abort", () => {
+            handlerAborted = context.signal.reason;
+            resolve();
+          }, { once: true })
+        );
+        for await (const request of requests) {
+          yield { name: greet(request.name) };
+          break;
+        }
+        await aborted; // an open stream that never ends by itself
+      },
+    },
+  });
+  using client = createGreeterClient(server.address);
+  const stop = new AbortController();
+  async function* forever() {
+    yield { name: "open" };
+    await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+  }
+  const replies: string[] = [];
+  const call = (async () => {
+    for await (const reply of client.bidiHello(forever())) replies.push(reply.name);
+  })();
+  const callOutcome = outcome(call);
+  try {
+    await waitFor(() => replies.length === 1 && handlerEntered, "the stream is open");
+    let finishedAt = 0;
+    server.finished.then(() => finishedAt = performance.now());
+
+    const started = performance.now();
+    const first = server.shutdown();
+    const second = server.shutdown();
+    assertStrictEquals(first, second, "shutdown() is idempotent");
+    await first;
+    const elapsed = performance.now() - started;
+    assert(elapsed >= GRACE_MS - 20, `shutdown() waited the grace period (${elapsed.toFixed(0)}ms)`);
+    assertLess(elapsed, GRACE_MS + 2000, `then forced it (${elapsed.toFixed(0)}ms)`);
+    await server.finished;
+    assert(finishedAt > 0, "finished settled");
+    await server[Symbol.asyncDispose](); // a third exit, still a no-op
+
+    await waitFor(() => handlerAborted !== undefined, "the handler's context.signal fired", 2000);
+    assertInstanceOf(handlerAborted, DOMException);
+    const code = await callOutcome;
+    assert(code === Status.UNAVAILABLE || code === Status.CANCELLED, `the client saw ${code}`);
+    assertEquals(replies, [greet("open")]);
+    await waitFor(() => events.length === 1, "the call was reported", 2000);
+    assertEquals(events[0]!.code, Status.CANCELLED);
+  } finally {
+    stop.abort();
+    await callOutcome;
+    await server.shutdown();
+  }
+});

@@ -1,0 +1,13 @@
+import { assert, assertEquals } from "@std/assert";
+import { formatSoak, runSoak } from "../tools/soak.ts";
+
+Deno.test("deno task soak: 30 s of mixed load keeps RSS flat, leaks no fd and fails no call", async () => {
+  const lines: string[] = [];
+  const result = await runSoak({ seconds: 30, log: (line) => lines.push(line) });
+  const report = [...lines, ...formatSoak(result)].join("\n");
+  console.log(report);
+  assertEquals(result.errors, 0, report);
+  assert(result.fdAfter <= result.fdBaseline, report);
+  assert(result.rssGrowthMiB <= result.maxRssGrowthMiB, report);
+  assert(result.pass, report);
+});

@@ -1,0 +1,366 @@
+/**
+ * `deno task soak --seconds N`: a bounded soak of the Greeter server.
+ *
+ * The server runs as a child process (`server.ts --port 0`) so that its RSS
+ * and open file descriptors can be read from `/proc/<pid>`. Against it run,
+ * for N seconds: unary workers on one shared connection, server streaming,
+ * client streaming and bidi workers, and a churner that opens connection
+ * after connection, makes a few calls on each and closes it with grpc-js's
+ * `close()` (GOAWAY). RSS is sampled throughout.
+ *
+ * Pass when: no call failed; RSS, averaged over the last third of the run,
+ * grew by at most `--max-rss-growth-mib` over its average in the first third
+ * (warm-up: the first half of the run, at most 30 s, and the first 10,000
+ * calls); and once every client is closed, the server's fd count
+ * is back to its idle baseline.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createGreeterClient, type GreeterClient } from "../client.ts";
+import { greet } from "../server.ts";
+import { ServerProcess } from "./_server_process.ts";
+
+/** Options of {@linkcode runSoak}. */
+export interface SoakOptions {
+  /** How long the load runs, in seconds. */
+  seconds: number;
+  /** The largest RSS growth allowed between the first and last third, in MiB. Default 16. */
+  maxRssGrowthMiB?: number;
+  /** Unary workers on the shared connection. Default 8. */
+  unaryWorkers?: number;
+  /** Calls per churned connection before it is closed. Default 20. */
+  callsPerConnection?: number;
+  /** Where progress lines go. Default `console.log`. */
+  log?: (line: string) => void;
+}
+
+/** What a soak measured. */
+export interface SoakResult {
+  /** Whether every check held. */
+  pass: boolean;
+  /** Why it failed, one line each. */
+  failures: string[];
+  /** Seconds of load. */
+  seconds: number;
+  /** Calls completed, by kind. */
+  calls: { unary: number; serverStreaming: number; clientStreaming: number; bidi: number; churned: number };
+  /** Connections opened and closed by the churner. */
+  connections: number;
+  /** Calls that failed, and the first few errors. */
+  errors: number;
+  firstErrors: string[];
+  /** RSS samples in MiB (after warm-up). */
+  rssMiB: number[];
+  /** Average RSS of the first and last third, and the growth between them, in MiB. */
+  rssFirstThirdMiB: number;
+  rssLastThirdMiB: number;
+  rssGrowthMiB: number;
+  /** The bound the growth is held to, in MiB. */
+  maxRssGrowthMiB: number;
+  /** Open fds: idle before the load, peak during it, after every client closed. */
+  fdBaseline: number;
+  fdPeak: number;
+  fdAfter: number;
+}
+
+const MiB = 1024 * 1024;
+/** Calls before RSS samples count. */
+export const WARM_UP_CALLS = 10_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+}
+
+/**
+ * Runs one soak and reports what it measured.
+ *
+ * @param options Duration, bound and load shape.
+ * @returns The figures and the verdict.
+ */
+export async function runSoak(options: SoakOptions): Promise<SoakResult> {
+  const seconds = options.seconds;
+  if (!(seconds > 0) || seconds > 24 * 3600) throw new RangeError(`Seconds must be from 1 to 86400, got ${seconds}`);
+  const maxRssGrowthMiB = options.maxRssGrowthMiB ?? 16;
+  const unaryWorkers = options.unaryWorkers ?? 8;
+  const callsPerConnection = options.callsPerConnection ?? 20;
+  const log = options.log ?? console.log;
+  const failures: string[] = [];
+  const calls = { unary: 0, serverStreaming: 0, clientStreaming: 0, bidi: 0, churned: 0 };
+  let connections = 0;
+  let errors = 0;
+  const firstErrors: string[] = [];
+  const fail = (error: unknown) => {
+    errors++;
+    if (firstErrors.length < 5) firstErrors.push(String(error));
+  };
+
+  const server = await ServerProcess.start(0);
+  try {
+    await sleep(300);
+    const fdBaseline = await server.openFds();
+    let fdPeak = fdBaseline;
+    log(
+      `soak: server pid ${server.pid} on ${server.address}, idle RSS ${
+        ((await server.rssBytes()) / MiB).toFixed(1)
+      } MiB, ` +
+        `${fdBaseline} fds; ${seconds}s of load`,
+    );
+
+    const started = performance.now();
+    const endAt = started + seconds * 1000;
+    // V8 grows its heap to a steady size over the first several thousand calls;
+    // only RSS after that counts: the first half of the run (at most 30 s),
+    // and at least the first WARM_UP_CALLS calls.
+    const warmUpUntil = started + Math.min(30_000, seconds * 1000 * 0.5);
+    const totalCalls = () => Object.values(calls).reduce((a, b) => a + b, 0);
+    const running = () => performance.now() < endAt;
+    const samples: { at: number; rss: number }[] = [];
+
+    const shared = createGreeterClient(server.address);
+    const check = (name: string, expected: string) => {
+      if (name !== expected) {
+        throw new Error(`Wrong reply ${JSON.stringify(name)}, expected ${JSON.stringify(expected)}`);
+      }
+    };
+
+    const unaryWorker = async (id: number) => {
+      for (let i = 0; running(); i++) {
+        try {
+          check((await shared.sayHello({ name: `u${id}-${i}` }, { timeout: 10_000 })).name, greet(`u${id}-${i}`));
+          calls.unary++;
+        } catch (error) {
+          fail(error);
+          await sleep(10);
+        }
+      }
+    };
+
+    const streamingWorker = async () => {
+      for (let i = 0; running(); i++) {
+        try {
+          let n = 0;
+          for await (const reply of shared.lotsOfReplies({ name: `r${i}`, count: 50 }, { timeout: 10_000 })) {
+            check(reply.name, greet(`r${i}`));
+            n++;
+          }
+          if (n !== 50) throw new Error(`LotsOfReplies gave ${n} replies, expected 50`);
+          calls.serverStreaming++;
+          const names = Array.from({ length: 20 }, (_, k) => ({ name: `g${k}` }));
+          check(
+            (await shared.lotsOfGreetings(names, { timeout: 10_000 })).name,
+            greet(names.map((x) => x.name).join(", ")),
+          );
+          calls.clientStreaming++;
+          let m = 0;
+          for await (const reply of shared.bidiHello(names, { timeout: 10_000 })) {
+            check(reply.name, greet(names[m++]!.name));
+          }
+          if (m !== 20) throw new Error(`BidiHello gave ${m} replies, expected 20`);
+          calls.bidi++;
+        } catch (error) {
+          fail(error);
+          await sleep(10);
+        }
+      }
+    };
+
+    const churner = async () => {
+      while (running()) {
+        let client: GreeterClient | undefined;
+        try {
+          client = createGreeterClient(server.address);
+          connections++;
+          for (let i = 0; i < callsPerConnection; i++) {
+            if (i % 5 === 4) {
+              let n = 0;
+              for await (const _ of client.lotsOfReplies({ name: "c", count: 3 }, { timeout: 10_000 })) n++;
+              if (n !== 3) throw new Error(`LotsOfReplies gave ${n} replies, expected 3`);
+            } else {
+              check((await client.sayHello({ name: `c${i}` }, { timeout: 10_000 })).name, greet(`c${i}`));
+            }
+            calls.churned++;
+          }
+        } catch (error) {
+          fail(error);
+          await sleep(10);
+        } finally {
+          client?.close();
+        }
+      }
+    };
+
+    const sampler = async () => {
+      while (running()) {
+        await sleep(250);
+        const now = performance.now();
+        try {
+          const rss = await server.rssBytes();
+          fdPeak = Math.max(fdPeak, await server.openFds());
+          if (now >= warmUpUntil && totalCalls() >= WARM_UP_CALLS) samples.push({ at: now, rss });
+        } catch (error) {
+          fail(new Error(`Cannot sample the server (did it exit?): ${(error as Error).message}`));
+          return;
+        }
+      }
+    };
+
+    let lastReport = started;
+    const reporter = async () => {
+      while (running()) {
+        await sleep(500);
+        if (performance.now() - lastReport >= 5000) {
+          lastReport = performance.now();
+          const elapsed = (lastReport - started) / 1000;
+          const total = Object.values(calls).reduce((a, b) => a + b, 0);
+          log(
+            `soak: ${elapsed.toFixed(0)}s ${total} calls, ${connections} connections, ${errors} errors, ` +
+              `RSS ${((await server.rssBytes()) / MiB).toFixed(1)} MiB, ${(await server.openFds())} fds`,
+          );
+        }
+      }
+    };
+
+    await Promise.all([
+      ...Array.from({ length: unaryWorkers }, (_, id) => unaryWorker(id)),
+      streamingWorker(),
+      streamingWorker(),
+      churner(),
+      sampler(),
+      reporter(),
+    ]);
+    shared.close();
+    const elapsedSeconds = (performance.now() - started) / 1000;
+
+    // Every client is closed: the server's connections should all go away.
+    let fdAfter = await server.openFds();
+    for (let waited = 0; fdAfter > fdBaseline && waited < 5000; waited += 100) {
+      await sleep(100);
+      fdAfter = await server.openFds();
+    }
+
+    const third = Math.floor(samples.length / 3);
+    const rssMiB = samples.map((s) => s.rss / MiB);
+    const rssFirstThirdMiB = mean(rssMiB.slice(0, Math.max(1, third)));
+    const rssLastThirdMiB = mean(rssMiB.slice(rssMiB.length - Math.max(1, third)));
+    const rssGrowthMiB = rssLastThirdMiB - rssFirstThirdMiB;
+
+    if (errors > 0) failures.push(`${errors} calls failed, first: ${firstErrors[0]}`);
+    if (samples.length < 8) failures.push(`only ${samples.length} RSS samples after warm-up; run longer`);
+    if (rssGrowthMiB > maxRssGrowthMiB) {
+      failures.push(
+        `RSS grew ${rssGrowthMiB.toFixed(1)} MiB between the first and last third (bound ${maxRssGrowthMiB})`,
+      );
+    }
+    if (fdAfter > fdBaseline) {
+      failures.push(`${fdAfter - fdBaseline} fds leaked (${fdBaseline} idle, ${fdAfter} after)`);
+    }
+    if (calls.unary === 0 || calls.bidi === 0 || connections === 0) failures.push("some kind of load never ran");
+
+    return {
+      pass: failures.length === 0,
+      failures,
+      seconds: elapsedSeconds,
+      calls,
+      connections,
+      errors,
+      firstErrors,
+      rssMiB,
+      rssFirstThirdMiB,
+      rssLastThirdMiB,
+      rssGrowthMiB,
+      maxRssGrowthMiB,
+      fdBaseline,
+      fdPeak,
+      fdAfter,
+    };
+  } finally {
+    const status = await server.stop();
+    if (!status.success) failures.push(`server exited with code ${status.code} (signal ${status.signal})`);
+  }
+}
+
+/**
+ * Prints a soak's figures.
+ *
+ * @param result What {@linkcode runSoak} returned.
+ * @returns The lines.
+ */
+export function formatSoak(result: SoakResult): string[] {
+  const total = Object.values(result.calls).reduce((a, b) => a + b, 0);
+  const c = result.calls;
+  return [
+    `calls: ${total} in ${result.seconds.toFixed(1)}s (${(total / result.seconds).toFixed(0)}/s): ` +
+    `${c.unary} unary, ${c.serverStreaming} server-streaming (50 replies), ${c.clientStreaming} client-streaming ` +
+    `(20 requests), ${c.bidi} bidi (20+20), ${c.churned} on ${result.connections} short-lived connections`,
+    `errors: ${result.errors}${result.firstErrors.length ? ` (${result.firstErrors.join("; ")})` : ""}`,
+    `RSS: first third ${result.rssFirstThirdMiB.toFixed(1)} MiB, last third ${
+      result.rssLastThirdMiB.toFixed(1)
+    } MiB, ` +
+    `growth ${result.rssGrowthMiB.toFixed(1)} MiB (bound ${result.maxRssGrowthMiB} MiB), ` +
+    `min ${Math.min(...result.rssMiB).toFixed(1)}, max ${Math.max(...result.rssMiB).toFixed(1)}, ` +
+    `${result.rssMiB.length} samples`,
+    `fds: ${result.fdBaseline} idle, ${result.fdPeak} peak, ${result.fdAfter} after every client closed`,
+    result.pass ? "soak: PASS" : `soak: FAIL: ${result.failures.join("; ")}`,
+  ];
+}
+
+const HELP = `Soak the Greeter server: mixed load against a server child process.
+
+Usage: deno task soak [options]
+
+Options:
+  --seconds <n>              how long the load runs (default 60)
+  --max-rss-growth-mib <n>   RSS growth allowed between the first and last
+                             third of the run (default 16)
+  --help                     show this help
+
+Exits 0 when it passes, 1 when it fails, 2 when the flags are wrong.`;
+
+/**
+ * The `deno task soak` command line.
+ *
+ * @param args The command-line arguments.
+ * @returns The exit code.
+ */
+export async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        seconds: { type: "string", default: "60" },
+        "max-rss-growth-mib": { type: "string", default: "16" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message} (see --help)`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const seconds = Number(values.seconds);
+  const bound = Number(values["max-rss-growth-mib"]);
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 86_400) {
+    console.error(`--seconds must be a number from 1 to 86400, got '${values.seconds}'`);
+    return 2;
+  }
+  if (!Number.isFinite(bound) || bound <= 0) {
+    console.error(`--max-rss-growth-mib must be a positive number, got '${values["max-rss-growth-mib"]}'`);
+    return 2;
+  }
+  const result = await runSoak({ seconds, maxRssGrowthMiB: bound });
+  for (const line of formatSoak(result)) console.log(line);
+  return result.pass ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
