@@ -180,7 +180,8 @@ async function survivesOnFreshServers(load: (server: ServerProcess) => Promise<s
 
 Deno.test("createGreeterServer() survives clients that close with GOAWAY", async (t) => {
   await t.step({
-    name: `h2load connections of many calls each, on ${SERVERS_PER_STEP} fresh servers`,
+    name: `h2load connections of many calls each, on ${SERVERS_PER_STEP} fresh servers` +
+      (HAS_H2LOAD ? "" : " (h2load is not installed: apt-get install nghttp2-client)"),
     ignore: !HAS_H2LOAD,
     fn: async () => {
       const bodyFile = await Deno.makeTempFile({ prefix: "greeter_h2load_", suffix: ".bin" });
