@@ -4,9 +4,10 @@
  * Deno's `node:http2` writes every frame nghttp2 produces with its own
  * `send()`: a unary response costs three system calls (HEADERS, DATA,
  * trailers), where Node's native HTTP/2 writes them together. Corking the
- * connection's socket when a request stream arrives, and uncorking it on the
- * next turn of the event loop, lets everything written in between (the
- * responses of every request read in that turn) leave in one `writev()`.
+ * connection's socket when a request stream arrives, and uncorking it two
+ * immediates later (after those in which Deno sends trailers), lets
+ * everything written in between (the responses, trailers included, of every
+ * request read in that turn) leave in one `writev()`.
  * A response that is not ready by then is written as before.
  *
  * @module
@@ -50,7 +51,9 @@ export function coalesceWrites(server: grpc.Server): void {
       corked.add(socket);
       if (!scheduled) {
         scheduled = true;
-        setImmediate(flush);
+        // Two turns: Deno's node:http2 sends trailers from an immediate of
+        // its own, queued after this one by the handler's response.
+        setImmediate(() => setImmediate(flush));
       }
     });
   }

@@ -164,7 +164,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const t0 = performance.now();
       let status = "OK";
       try {
-        messages += await call(client);
+        // Not `messages += await ...`: that would read `messages` before the await.
+        const sent = await call(client);
+        messages += sent;
       } catch (error) {
         status = statusOf(error);
         errors[status] ??= error instanceof Error ? error.message : String(error);
