@@ -10,6 +10,11 @@
  * request read in that turn) leave in one `writev()`.
  * A response that is not ready by then is written as before.
  *
+ * Only a connection that brings a second request in the same turn is corked:
+ * a lone request (a client waiting for each answer before the next) would
+ * only wait for the two turns, which doubles its latency (p50 135 µs to
+ * 306 µs with h2load -c1 -m1) for nothing to coalesce.
+ *
  * @module
  */
 import type * as http2 from "node:http2";
@@ -31,6 +36,13 @@ interface Corkable {
 export function coalesceWrites(server: grpc.Server): void {
   if (!("Deno" in globalThis)) return;
   const corked = new Set<Corkable>();
+  // Connections that brought a request in this turn, not yet corked.
+  const seen = new Set<Corkable>();
+  let forgetScheduled = false;
+  const forget = () => {
+    forgetScheduled = false;
+    seen.clear();
+  };
   let scheduled = false;
   const flush = () => {
     scheduled = false;
@@ -47,6 +59,15 @@ export function coalesceWrites(server: grpc.Server): void {
     http2Server.prependListener("stream", (stream: http2.ServerHttp2Stream) => {
       const socket = stream.session?.socket as unknown as Corkable | undefined;
       if (!socket || typeof socket.cork !== "function" || corked.has(socket)) return;
+      if (!seen.has(socket)) {
+        seen.add(socket);
+        if (!forgetScheduled) {
+          forgetScheduled = true;
+          setImmediate(forget);
+        }
+        return;
+      }
+      seen.delete(socket);
       socket.cork();
       corked.add(socket);
       if (!scheduled) {

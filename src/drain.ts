@@ -62,7 +62,9 @@ export function createDrainGate(): DrainGate {
 
   const interceptor: grpc.ServerInterceptor = (_method, call) => {
     if (draining) call.sendStatus({ code: Status.UNAVAILABLE, details: SHUTTING_DOWN, metadata: null });
-    return new grpc.ServerInterceptingCall(call);
+    // The call itself, not a pass-through wrapper: grpc-js only chains what
+    // interceptors return, and a wrapper would forward every event once more.
+    return call as grpc.ServerInterceptingCall;
   };
 
   function attach(server: grpc.Server): void {

@@ -227,7 +227,9 @@ export function createStrictChecks(): StrictChecks {
     const pendingStream = pending;
     pending = undefined;
     if (pendingStream) check(pendingStream, method, call);
-    return new grpc.ServerInterceptingCall(call);
+    // The call itself, not a pass-through wrapper: grpc-js only chains what
+    // interceptors return, and a wrapper would forward every event once more.
+    return call as grpc.ServerInterceptingCall;
   };
 
   function attach(server: grpc.Server): void {
