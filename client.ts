@@ -6,7 +6,6 @@
  */
 import type { Buffer } from "node:buffer";
 import { type EventEmitter, once } from "node:events";
-import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { fromGrpcMetadata, type Metadata, type MetadataInit, toGrpcMetadata } from "./src/metadata.ts";
 import { GrpcError, Status } from "./src/errors.ts";
@@ -17,6 +16,7 @@ import {
   exitWithError,
   formatHostPort,
   parseCount,
+  parseFlags,
   parseMs,
   parsePort,
   requireNetPermission,
@@ -349,27 +349,16 @@ const RPC_KINDS = ["hello", "replies", "greetings", "bidi"] as const;
  * @throws {GrpcError} When the call fails.
  */
 export async function main(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: "8001" },
-        name: { type: "string", multiple: true },
-        rpc: { type: "string", default: "hello" },
-        count: { type: "string", default: "0" },
-        interval: { type: "string", default: "0" },
-        timeout: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message} (see --help)`);
-  }
-  const { values } = parsed;
+  const values = parseFlags(args, {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "8001" },
+    name: { type: "string", multiple: true },
+    rpc: { type: "string", default: "hello" },
+    count: { type: "string", default: "0" },
+    interval: { type: "string", default: "0" },
+    timeout: { type: "string" },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) {
     console.log(CALL_HELP);
     return;

@@ -5,7 +5,6 @@
  * @module
  */
 import type { EventEmitter } from "node:events";
-import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { fromGrpcMetadata, Metadata, toGrpcMetadata } from "./src/metadata.ts";
 import { GrpcError, Status, statusName } from "./src/errors.ts";
@@ -16,7 +15,8 @@ import { createDrainGate } from "./src/drain.ts";
 import { coalesceWrites } from "./src/coalesce.ts";
 import type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 import { SERVICE_NAME } from "./proto/hello.ts";
-import { exitWithError, formatHostPort, parsePort, requireNetPermission, UsageError } from "./src/cli.ts";
+import { sleep } from "./src/sleep.ts";
+import { exitWithError, formatHostPort, parseFlags, parsePort, requireNetPermission } from "./src/cli.ts";
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -86,21 +86,6 @@ export const MAX_REPLY_INTERVAL_MS = 60_000;
  */
 export function greet(name: string): string {
   return `我是${name}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function* repeat<T>(value: T, count: number): Generator<T> {
@@ -590,23 +575,12 @@ Stops gracefully on SIGINT or SIGTERM.`;
  * @returns Once the server has stopped after a signal.
  */
 export async function main(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: "8001" },
-        verbose: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message} (see --help)`);
-  }
-  const { values } = parsed;
+  const values = parseFlags(args, {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "8001" },
+    verbose: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) {
     console.log(SERVE_HELP);
     return;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /** A bad command line: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -11,6 +12,22 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
+  }
+}
+
+/**
+ * The flags of a command line that takes no positional arguments.
+ *
+ * @param args The command-line arguments.
+ * @param options The flags, as `node:util`'s `parseArgs` takes them.
+ * @returns The values of the flags.
+ * @throws {UsageError} For an unknown flag or a flag without its value.
+ */
+export function parseFlags<const T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message} (see --help)`);
   }
 }
 

@@ -19,7 +19,7 @@
  * @module
  */
 import type * as http2 from "node:http2";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { Status } from "./errors.ts";
 import { http2ServersOf } from "./strict.ts";
 

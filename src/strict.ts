@@ -24,7 +24,7 @@
  */
 import * as http2 from "node:http2";
 import type { Buffer } from "node:buffer";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { Status } from "./errors.ts";
 
 /**

@@ -7,11 +7,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { createGreeterClient, type GreeterClient } from "../client.ts";
 import { createGreeterServer, type GreeterServer } from "../server.ts";
 import { GrpcError, statusName } from "../src/errors.ts";
-import { exitWithError, UsageError } from "../src/cli.ts";
+import { exitWithError, parseFlags, UsageError } from "../src/cli.ts";
 
 const HELP = `Load-test a Greeter server through our client (createGreeterClient), ghz-style.
 
@@ -305,30 +304,19 @@ export function parseDuration(value: string): number {
  * @returns The exit code: 0, or 1 when no call succeeded.
  */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        rpc: { type: "string", default: "hello" },
-        address: { type: "string" },
-        concurrency: { type: "string", default: "50" },
-        connections: { type: "string", default: "1" },
-        requests: { type: "string" },
-        duration: { type: "string" },
-        count: { type: "string", default: "10" },
-        name: { type: "string", default: "zzz" },
-        timeout: { type: "string", default: "20000" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message} (see --help)`);
-  }
-  const { values } = parsed;
+  const values = parseFlags(args, {
+    rpc: { type: "string", default: "hello" },
+    address: { type: "string" },
+    concurrency: { type: "string", default: "50" },
+    connections: { type: "string", default: "1" },
+    requests: { type: "string" },
+    duration: { type: "string" },
+    count: { type: "string", default: "10" },
+    name: { type: "string", default: "zzz" },
+    timeout: { type: "string", default: "20000" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;

@@ -16,8 +16,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { exitWithError, GRPC_ENV_VARS, UsageError } from "../src/cli.ts";
+import { exitWithError, GRPC_ENV_VARS, parseFlags, UsageError } from "../src/cli.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const NODE_PEER_DIR = `${ROOT}tools/node_peer`;
@@ -427,27 +426,16 @@ function positiveInt(value: string, flag: string): number {
  * @param args The command-line arguments.
  */
 export async function main(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        rounds: { type: "string", default: "3" },
-        duration: { type: "string", default: "3" },
-        warmup: { type: "string", default: "2" },
-        count: { type: "string", default: "100000" },
-        peers: { type: "string", default: ALL_PEERS.join(",") },
-        "python-server": { type: "string", default: "tests/peers/greeter_server.py" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message} (see --help)`);
-  }
-  const { values } = parsed;
+  const values = parseFlags(args, {
+    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "3" },
+    warmup: { type: "string", default: "2" },
+    count: { type: "string", default: "100000" },
+    peers: { type: "string", default: ALL_PEERS.join(",") },
+    "python-server": { type: "string", default: "tests/peers/greeter_server.py" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) {
     console.log(HELP);
     return;

@@ -27,7 +27,6 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import type { Metadata } from "../mod.ts";
 import { type CallContext, createGreeterServer, defaultHandlers, type GreeterHandlers } from "../server.ts";
@@ -35,6 +34,8 @@ import { createGreeterClient, type GreeterClient } from "../client.ts";
 import { GrpcError, Status, statusName } from "../src/errors.ts";
 import type { HelloRequest, HelloResponse } from "../proto/hello.ts";
 import { pythonHasGrpc, runPythonClient, startPythonServer } from "./python_peer.ts";
+import { sleep } from "../src/sleep.ts";
+import { parseFlags } from "../src/cli.ts";
 
 /** The request metadata keys that drive the interop behaviour. */
 export const INTEROP_KEYS = {
@@ -68,21 +69,6 @@ function describe(metadata: Metadata | undefined, key: string): string {
     typeof v === "string" ? JSON.stringify(v) : `<${Buffer.from(v).toString("hex")}>`
   );
   return `${key}: [${values.join(", ")}]`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** What one call's metadata asks of the interop server. */
@@ -561,18 +547,13 @@ Options:
 export async function main(args: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        pairing: { type: "string", multiple: true },
-        case: { type: "string", multiple: true },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    values = parseFlags(args, {
+      pairing: { type: "string", multiple: true },
+      case: { type: "string", multiple: true },
+      help: { type: "boolean", default: false },
+    });
   } catch (error) {
-    console.error(`error: ${(error as Error).message} (see --help)`);
+    console.error(`error: ${(error as Error).message}`);
     return 2;
   }
   if (values.help) {

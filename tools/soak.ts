@@ -16,10 +16,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { createGreeterClient, type GreeterClient } from "../client.ts";
 import { greet } from "../server.ts";
 import { ServerProcess } from "./_server_process.ts";
+import { parseFlags } from "../src/cli.ts";
 
 /** Options of {@linkcode runSoak}. */
 export interface SoakOptions {
@@ -330,18 +330,13 @@ Exits 0 when it passes, 1 when it fails, 2 when the flags are wrong.`;
 export async function main(args: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        seconds: { type: "string", default: "60" },
-        "max-rss-growth-mib": { type: "string", default: "16" },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    values = parseFlags(args, {
+      seconds: { type: "string", default: "60" },
+      "max-rss-growth-mib": { type: "string", default: "16" },
+      help: { type: "boolean", default: false },
+    });
   } catch (error) {
-    console.error(`${(error as Error).message} (see --help)`);
+    console.error(`error: ${(error as Error).message}`);
     return 2;
   }
   if (values.help) {
