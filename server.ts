@@ -504,7 +504,11 @@ export async function createGreeterServer(options: GreeterServerOptions = {}): P
     server.bindAsync(
       formatHostPort(hostname, requestedPort),
       grpc.ServerCredentials.createInsecure(),
-      (error, port) => error ? reject(bindError(hostname, requestedPort, error)) : resolve(port),
+      (error, port) => {
+        if (!error) return resolve(port);
+        server.forceShutdown();
+        reject(bindError(hostname, requestedPort, error));
+      },
     );
   });
   strict.attach(server);
