@@ -117,6 +117,15 @@ def expect_error(call, code, details=None):
     raise CaseFailed("expected %s, the call succeeded" % code.name)
 
 
+def drain_queue(requests):
+    """Yields what is put on `requests` until None: a request stream fed as replies arrive."""
+    while True:
+        item = requests.get()
+        if item is None:
+            return
+        yield item
+
+
 def case_empty_unary(stub, channel):
     request = pb2.HelloRequest()
     check(request.SerializeToString() == b"", "the empty request is not 0 bytes")
@@ -153,14 +162,8 @@ def case_server_streaming(stub, channel):
 def case_ping_pong(stub, channel):
     requests = queue.Queue()
 
-    def produce():
-        while True:
-            item = requests.get()
-            if item is None:
-                return
-            yield item
 
-    call = stub.BidiHello(produce(), metadata=sizes_metadata(RESPONSE_SIZES), timeout=10)
+    call = stub.BidiHello(drain_queue(requests), metadata=sizes_metadata(RESPONSE_SIZES), timeout=10)
     try:
         for request_size, response_size in zip(REQUEST_SIZES, RESPONSE_SIZES):
             requests.put(pb2.HelloRequest(name=common.payload(request_size)))
@@ -254,14 +257,8 @@ def case_cancel_after_begin(stub, channel):
 def case_cancel_after_first_response(stub, channel):
     requests = queue.Queue()
 
-    def produce():
-        while True:
-            item = requests.get()
-            if item is None:
-                return
-            yield item
 
-    call = stub.BidiHello(produce(), timeout=10)
+    call = stub.BidiHello(drain_queue(requests), timeout=10)
     try:
         requests.put(pb2.HelloRequest(name=common.payload(REQUEST_SIZES[0])))
         reply = next(call)
