@@ -187,3 +187,12 @@ Deno.test("--help prints usage and exits 0", async () => {
     assertStringIncludes(stdout, `Usage: deno task ${task}`);
   }
 });
+
+Deno.test("deno task demo serializes a HelloRequest as Python does, and parses it back", async () => {
+  const { code, stdout } = await runTask("demo", []);
+  assertEquals(code, 0);
+  assertStringIncludes(stdout, "serialized: 7 bytes: 0a 05 62 6f 62 62 79\n");
+  assertStringIncludes(stdout, 'parsed back: {"name":"bobby"}\n');
+  const unicode = await runTask("demo", ["我是"]);
+  assertStringIncludes(unicode.stdout, "serialized: 8 bytes: 0a 06 e6 88 91 e6 98 af\n");
+});
