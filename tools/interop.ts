@@ -35,7 +35,7 @@ import { GrpcError, Status, statusName } from "../src/errors.ts";
 import type { HelloRequest, HelloResponse } from "../proto/hello.ts";
 import { pythonHasGrpc, runPythonClient, startPythonServer } from "./python_peer.ts";
 import { sleep } from "../src/sleep.ts";
-import { parseFlags } from "../src/cli.ts";
+import { exitWithError, parseFlags } from "../src/cli.ts";
 
 /** The request metadata keys that drive the interop behaviour. */
 export const INTEROP_KEYS = {
@@ -542,20 +542,15 @@ Options:
  * The `deno task interop` command line.
  *
  * @param args The command-line arguments.
- * @returns The exit code: 0 when every case passed, 1 otherwise, 2 for bad flags.
+ * @returns The exit code: 0 when every case passed, 1 otherwise.
+ * @throws {UsageError} When the flags are wrong (the command line exits 2).
  */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseFlags(args, {
-      pairing: { type: "string", multiple: true },
-      case: { type: "string", multiple: true },
-      help: { type: "boolean", default: false },
-    });
-  } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
-    return 2;
-  }
+  const values = parseFlags(args, {
+    pairing: { type: "string", multiple: true },
+    case: { type: "string", multiple: true },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -581,4 +576,10 @@ export async function main(args: string[]): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    exitWithError(error);
+  }
+}

@@ -19,7 +19,7 @@
 import { createGreeterClient, type GreeterClient } from "../client.ts";
 import { greet } from "../server.ts";
 import { ServerProcess } from "./_server_process.ts";
-import { parseFlags } from "../src/cli.ts";
+import { exitWithError, parseFlags } from "../src/cli.ts";
 
 /** Options of {@linkcode runSoak}. */
 export interface SoakOptions {
@@ -328,17 +328,11 @@ Exits 0 when it passes, 1 when it fails, 2 when the flags are wrong.`;
  * @returns The exit code.
  */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseFlags(args, {
-      seconds: { type: "string", default: "60" },
-      "max-rss-growth-mib": { type: "string", default: "16" },
-      help: { type: "boolean", default: false },
-    });
-  } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
-    return 2;
-  }
+  const values = parseFlags(args, {
+    seconds: { type: "string", default: "60" },
+    "max-rss-growth-mib": { type: "string", default: "16" },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -358,4 +352,10 @@ export async function main(args: string[]): Promise<number> {
   return result.pass ? 0 : 1;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    exitWithError(error);
+  }
+}
