@@ -5,12 +5,13 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
-import { type EventEmitter, once } from "node:events";
+import type { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { fromGrpcMetadata, type Metadata, type MetadataInit, toGrpcMetadata } from "./src/metadata.ts";
 import { GrpcError, Status } from "./src/errors.ts";
 import type { ChannelOptions } from "./server.ts";
 import { CODECS, METHOD_BY_NAME } from "./src/service.ts";
+import { firstEvent } from "./src/events.ts";
 import type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 import {
   exitWithError,
@@ -156,22 +157,15 @@ class CallSetup {
 async function pump(
   requests: AsyncIterable<Partial<HelloRequest>> | Iterable<Partial<HelloRequest>>,
   call: grpc.ClientWritableStream<Buffer> | grpc.ClientDuplexStream<Buffer, HelloResponse>,
-  finished: Promise<unknown>,
 ): Promise<void> {
+  // Set synchronously, so that a wait below never starts after the status.
   let done = false;
-  finished.then(() => done = true, () => done = true);
+  call.once("status", () => done = true);
   for await (const request of requests) {
     if (done) return;
-    if (!call.write(CODECS.HelloRequest.encode(request))) {
-      await Promise.race([once(call, "drain"), finished]);
-    }
+    if (!call.write(CODECS.HelloRequest.encode(request))) await firstEvent(call, ["drain", "status"]);
   }
   if (!done) call.end();
-}
-
-/** Resolves when the call's status arrives. */
-function statusOf(call: AnyClientCall): Promise<grpc.StatusObject> {
-  return new Promise((resolve) => call.once("status", resolve));
 }
 
 /**
@@ -276,7 +270,7 @@ export function createGreeterClient(address: string, options: GreeterClientOptio
           setup.callOptions,
           (error, value) => settle(error, value as HelloResponse),
         ));
-        pump(requests, call, statusOf(call)).catch((error) => {
+        pump(requests, call).catch((error) => {
           settle(error);
           call.cancel();
         });
@@ -293,9 +287,9 @@ export function createGreeterClient(address: string, options: GreeterClientOptio
         setup.callOptions,
       ));
       let ended = false;
-      const status = statusOf(call).then(() => ended = true);
+      call.once("status", () => ended = true);
       let pumpError: unknown;
-      pump(requests, call, status).catch((error) => {
+      pump(requests, call).catch((error) => {
         pumpError = error;
         call.cancel();
       });

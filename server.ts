@@ -16,6 +16,7 @@ import { coalesceWrites } from "./src/coalesce.ts";
 import type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 import { SERVICE_NAME } from "./proto/hello.ts";
 import { sleep } from "./src/sleep.ts";
+import { firstEvent } from "./src/events.ts";
 import { exitWithError, formatHostPort, parseFlags, parsePort, requireNetPermission } from "./src/cli.ts";
 
 /** What a handler learns about its call. */
@@ -281,25 +282,10 @@ class Call implements CallContext {
   }
 }
 
-/**
- * Resolves on the call's next "drain" or "cancelled", rejects on "error";
- * removes all three listeners either way (`Promise.race` of `once()`s would
- * leave one behind per wait, thousands on a long stream).
- */
-function drained(call: EventEmitter): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: unknown) => {
-      call.off("drain", onDrain);
-      call.off("cancelled", onDrain);
-      call.off("error", onError);
-      error === undefined ? resolve() : reject(error);
-    };
-    const onDrain = () => done();
-    const onError = (error: unknown) => done(error ?? new Error("stream error"));
-    call.on("drain", onDrain);
-    call.on("cancelled", onDrain);
-    call.on("error", onError);
-  });
+/** Resolves on the call's next "drain" or "cancelled"; rejects on "error". */
+async function drained(call: EventEmitter): Promise<void> {
+  const [event, value] = await firstEvent(call, ["drain", "cancelled", "error"]);
+  if (event === "error") throw value ?? new Error("stream error");
 }
 
 /** The request as decoded, or the status to send when it was malformed. */

@@ -33,8 +33,6 @@ export const SHUTTING_DOWN = "The server is shutting down";
 export interface DrainGate {
   /** The interceptor to install in the grpc-js server. */
   readonly interceptor: grpc.ServerInterceptor;
-  /** The number of open HTTP/2 streams. */
-  readonly inFlight: number;
   /**
    * Starts counting the streams of the server; call it right after
    * `bindAsync()` succeeds.
@@ -100,9 +98,6 @@ export function createDrainGate(): DrainGate {
 
   return {
     interceptor,
-    get inFlight() {
-      return open.size;
-    },
     attach,
     drain,
   };
