@@ -141,6 +141,33 @@ export interface ServiceType<M extends MethodMap = MethodMap> {
   readonly typeName: string;
   /** The RPCs, by their lowerCamelCase name. */
   readonly methods: M;
+  /** The `.proto` file that defines it, for server reflection. */
+  readonly file: FileDescriptor | undefined;
+}
+
+/** A `.proto` file as generated code embeds it: its serialized `FileDescriptorProto` and its imports. */
+export interface FileDescriptor {
+  /** The file's path as imported, such as `"grpc/testing/test.proto"`. */
+  readonly name: string;
+  /** The serialized `google.protobuf.FileDescriptorProto`. */
+  readonly proto: Uint8Array;
+  /** The files it imports, in import order. */
+  readonly dependencies: readonly FileDescriptor[];
+}
+
+/**
+ * A file descriptor, for generated code.
+ *
+ * @param name The file's path as imported.
+ * @param base64 Its serialized `FileDescriptorProto`, in base64.
+ * @param dependencies The descriptors of the files it imports.
+ * @returns The descriptor.
+ */
+export function fileDescriptor(name: string, base64: string, dependencies: readonly FileDescriptor[]): FileDescriptor {
+  const binary = atob(base64);
+  const proto = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) proto[i] = binary.charCodeAt(i);
+  return Object.freeze({ name, proto, dependencies: Object.freeze([...dependencies]) });
 }
 
 /** How generated code lists one RPC for {@linkcode serviceType}. */
@@ -162,15 +189,17 @@ export interface MethodInit {
  *
  * @param typeName The service's fully qualified name.
  * @param methods Its RPCs by lowerCamelCase name.
+ * @param file The file that defines it.
  * @returns The definition; each method's path is `/typeName/Name`.
  */
 export function serviceType<M extends MethodMap>(
   typeName: string,
   methods: { readonly [K in keyof M]: MethodInit },
+  file?: FileDescriptor,
 ): ServiceType<M> {
   const out: Record<string, AnyMethod> = {};
   for (const [localName, method] of Object.entries(methods) as [string, MethodInit][]) {
     out[localName] = Object.freeze({ ...method, path: `/${typeName}/${method.name}` });
   }
-  return Object.freeze({ typeName, methods: Object.freeze(out) as unknown as M });
+  return Object.freeze({ typeName, methods: Object.freeze(out) as unknown as M, file });
 }
