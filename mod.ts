@@ -1,9 +1,13 @@
 /**
- * The tutorial's Greeter as a Deno-native gRPC module: a proto3 `Greeter`
- * service (unary `SayHello` plus the three streaming kinds), a server, a
- * client, and the protobuf codec of its messages. It speaks plain gRPC over
- * HTTP/2 on grpc-js, so grpcio, grpc-go and any other gRPC peer work with it
- * (method paths such as `/Greeter/SayHello`, no proto package).
+ * gRPC for Deno, from any `.proto`: `deno task gen` turns a proto3 file into
+ * typed message codecs and service definitions, {@linkcode createServer}
+ * hosts them with async handlers, {@linkcode createClient} calls them. It
+ * speaks plain gRPC over HTTP/2 on grpc-js, so grpcio, grpc-go and any other
+ * gRPC peer work with it.
+ *
+ * The tutorial's Greeter (`hello.proto`, no package, so method paths such as
+ * `/Greeter/SayHello`) is the first service built on it:
+ * {@linkcode createGreeterServer} and {@linkcode createGreeterClient}.
  *
  * @example A server and a client round trip
  * ```ts
@@ -28,19 +32,22 @@
  * }
  * ```
  *
- * @example Custom handlers
+ * @example Any service that `deno task gen` made
  * ```ts
- * import { createGreeterServer, GrpcError, Status } from "./mod.ts";
+ * import { createClient, createServer, GrpcError, Status } from "./mod.ts";
+ * import { Greeter } from "./proto/hello.ts"; // your own: import { Shop } from "./gen/shop.ts";
  *
- * await using server = await createGreeterServer({
+ * await using server = await createServer({
  *   port: 0,
- *   handlers: {
+ *   services: [[Greeter, {
  *     sayHello({ name }, { metadata }) {
  *       if (name === "") throw new GrpcError(Status.INVALID_ARGUMENT, "name is required");
  *       return { name: `hello ${name} from ${metadata.get("user-agent")[0]}` };
  *     },
- *   },
+ *   }]],
  * });
+ * using client = createClient(Greeter, server.address);
+ * console.log((await client.sayHello({ name: "zzz" })).name);
  * ```
  *
  * @example Protobuf bytes, as the tutorial's serialization demo
@@ -54,24 +61,57 @@
  * @module
  */
 
+// For end users: servers, clients, errors, metadata.
 export {
   type Awaitable,
   type CallContext,
   type CallEvent,
   type ChannelOptions,
-  createGreeterServer,
-  type GreeterHandlers,
-  type GreeterServer,
-  type GreeterServerOptions,
-} from "./server.ts";
-export { type CallOptions, createGreeterClient, type GreeterClient, type GreeterClientOptions } from "./client.ts";
+  createServer,
+  type Handler,
+  type Responses,
+  type Server,
+  type ServerBaseOptions,
+  type ServerOptions,
+  type ServiceEntry,
+  type ServiceHandlers,
+} from "./src/server.ts";
+export {
+  type CallOptions,
+  type Client,
+  type ClientBase,
+  type ClientMethod,
+  type ClientOptions,
+  createClient,
+  type Requests,
+} from "./src/client.ts";
 export { GrpcError, type GrpcErrorOptions, Status } from "./src/errors.ts";
 export { Metadata, type MetadataInit, type MetadataValue } from "./src/metadata.ts";
-export type { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
+
+// The tutorial's Greeter, built on the above.
+export { createGreeterServer, type GreeterServer, type GreeterServerOptions } from "./server.ts";
+export { createGreeterClient, type GreeterClient, type GreeterClientOptions } from "./client.ts";
 export {
   decodeHelloRequest,
   decodeHelloResponse,
   encodeHelloRequest,
   encodeHelloResponse,
+  Greeter,
+  type GreeterHandlers,
+  greeterHandlers,
+} from "./src/greeter.ts";
+export { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
+
+// For generated code and other libraries: the schema and the codec (also at `@greeter/grpc/runtime`,
+// which loads no grpc-js and needs no permission).
+export {
+  type FieldInfo,
+  type FileDescriptor,
+  type Init,
+  type MessageType,
+  type MethodKind,
+  type MethodType,
   ProtobufDecodeError,
-} from "./src/messages.ts";
+  ScalarType,
+  type ServiceType,
+} from "./src/runtime.ts";

@@ -194,7 +194,7 @@ export interface MethodInit {
  */
 export function serviceType<M extends MethodMap>(
   typeName: string,
-  methods: { readonly [K in keyof M]: MethodInit },
+  methods: NoInfer<{ readonly [K in keyof M]: MethodInit }>,
   file?: FileDescriptor,
 ): ServiceType<M> {
   const out: Record<string, AnyMethod> = {};

@@ -1,20 +1,25 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { GRPC_ENV_VARS } from "../src/cli.ts";
+import { GRPC_ENV_VARS } from "../src/_cli.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
 
-/** The `deno run` arguments of a deno.json task, so the tests use its exact permissions. */
-function taskArgs(name: string): string[] {
+/**
+ * The `deno run` arguments of a deno.json task, so the tests use its exact
+ * permissions; `allowNet` replaces its `--allow-net` list.
+ */
+function taskArgs(name: string, allowNet?: string): string[] {
   const command: string = config.tasks[name].command;
   const [deno, ...args] = command.split(/\s+/);
   assertEquals(deno, "deno");
-  return args;
+  return allowNet === undefined
+    ? args
+    : args.map((arg) => arg.startsWith("--allow-net=") ? `--allow-net=${allowNet}` : arg);
 }
 
-async function runTask(name: string, args: string[]) {
+async function runTask(name: string, args: string[], allowNet?: string) {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs(name), ...args],
+    args: [...taskArgs(name, allowNet), ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -25,9 +30,9 @@ async function runTask(name: string, args: string[]) {
 }
 
 /** Starts `deno task serve` with `args` and resolves with its address once it listens. */
-async function startServe(args: string[]) {
+async function startServe(args: string[], allowNet?: string) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs("serve"), ...args],
+    args: [...taskArgs("serve", allowNet), ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -149,7 +154,7 @@ Deno.test("deno task serve stops on SIGINT with exit code 0", async () => {
 Deno.test("the command lines reject bad input with one line and exit code 2", async (t) => {
   const cases: [string, string[], RegExp][] = [
     ["call", ["--bogus"], /^error: Unknown option '--bogus' \(see --help\)$/],
-    ["call", ["--port", "http"], /^error: --port must be an integer from 0 to 65535, got 'http'$/],
+    ["call", ["--port", "http"], /^error: --port must be an integer from 1 to 65535, got 'http'$/],
     ["call", ["--rpc", "nope"], /^error: --rpc must be one of hello, replies, greetings, bidi, got 'nope'$/],
     ["call", ["--timeout", "0"], /^error: --timeout must be a positive number of milliseconds, got '0'$/],
     [
@@ -157,7 +162,13 @@ Deno.test("the command lines reject bad input with one line and exit code 2", as
       ["--host", "10.1.2.3"],
       /^error: no network permission for '10\.1\.2\.3': run `deno run --allow-net=10\.1\.2\.3 /,
     ],
+    ["call", ["--port", "0"], /^error: --port must be an integer from 1 to 65535, got '0'$/],
+    ["call", ["--port", "-1"], /^error: --port must be an integer from 1 to 65535, got '-1'$/],
+    ["call", ["--count", "5"], /^error: --count only applies to --rpc replies$/],
+    ["call", ["--rpc", "bidi", "--interval", "5"], /^error: --interval only applies to --rpc replies$/],
+    ["call", ["--host", "::1"], /^error: no network permission for '::1': run `deno run --allow-net='\[::1\]' /],
     ["serve", ["--port", "99999"], /^error: --port must be an integer from 0 to 65535, got '99999'$/],
+    ["serve", ["--port", "-1"], /^error: --port must be an integer from 0 to 65535, got '-1'$/],
     [
       "serve",
       ["--host", "0.0.0.0"],
@@ -170,6 +181,19 @@ Deno.test("the command lines reject bad input with one line and exit code 2", as
       assertEquals([code, stdout], [2, ""]);
       assertOneLineError(stderr, pattern);
     });
+  }
+});
+
+Deno.test("serve and call work over IPv6 loopback, with or without brackets", async () => {
+  const server = await startServe(["--host", "::1", "--port", "0"], "[::1]");
+  try {
+    assertMatch(server.address, /^\[::1\]:\d+$/);
+    for (const host of ["::1", "[::1]"]) {
+      const { code, stdout, stderr } = await runTask("call", ["--host", host, "--port", server.port], "[::1]");
+      assertEquals([code, stdout, stderr], [0, "我是zzz\n", ""]);
+    }
+  } finally {
+    await server.stop();
   }
 });
 

@@ -6,7 +6,7 @@ import {
   encodeHelloResponse,
   ProtobufDecodeError,
 } from "../mod.ts";
-import { CODECS } from "../src/service.ts";
+import { RepliesRequest } from "../proto/hello.ts";
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 const unhex = (text: string) => new Uint8Array(text.match(/../g)?.map((h) => parseInt(h, 16)) ?? []);
@@ -51,7 +51,7 @@ Deno.test("encodeHelloRequest() never emits invalid UTF-8", () => {
 });
 
 Deno.test("the RepliesRequest codec handles uint32 fields", () => {
-  const codec = CODECS.RepliesRequest;
+  const codec = RepliesRequest;
   const bytes = codec.encode({ name: "a", count: 300, intervalMs: 0xffffffff });
   assertEquals(hex(bytes), "0a0161" + "10ac02" + "18ffffffff0f");
   assertEquals(codec.decode(bytes), { name: "a", count: 300, intervalMs: 0xffffffff });

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertInstanceOf, assertLess, assertStrictEquals } from "@std/assert";
 import { createGreeterClient, createGreeterServer, GrpcError, type HelloResponse, Status } from "../mod.ts";
-import { greet } from "../server.ts";
+import { greet } from "../src/greeter.ts";
 import { ServerProcess } from "../tools/_server_process.ts";
 
 /** What a call ended with: "OK" or the status code's number. */

@@ -16,7 +16,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { createGreeterClient } from "../client.ts";
-import { GRPC_ENV_VARS } from "../src/cli.ts";
+import { GRPC_ENV_VARS } from "../src/_cli.ts";
 
 const SERVER = new URL("./peers/h2_server.ts", import.meta.url);
 const CLIENT = new URL("./peers/h2_client.ts", import.meta.url);

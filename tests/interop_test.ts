@@ -7,7 +7,7 @@ import {
   type HelloRequest,
   Status,
 } from "../mod.ts";
-import { greet } from "../server.ts";
+import { greet } from "../src/greeter.ts";
 import { CASES, formatResult, PAIRINGS, runInterop } from "../tools/interop.ts";
 import { pythonHasGrpc, runPythonClient } from "../tools/python_peer.ts";
 

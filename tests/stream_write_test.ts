@@ -1,7 +1,7 @@
 import process from "node:process";
 import { assertEquals } from "@std/assert";
 import { createGreeterClient, createGreeterServer, decodeHelloResponse, encodeHelloResponse } from "../mod.ts";
-import { greet } from "../server.ts";
+import { greet } from "../src/greeter.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,8 +2,8 @@ import * as http2 from "node:http2";
 import { assert, assertEquals, assertGreater, assertLess, assertRejects, assertStringIncludes } from "@std/assert";
 import { createGreeterClient, createGreeterServer, GrpcError, Status } from "../mod.ts";
 import type { GreeterServer } from "../server.ts";
-import { defaultHandlers } from "../server.ts";
-import { FrameChecker } from "../src/strict.ts";
+import { greeterHandlers as defaultHandlers } from "../src/greeter.ts";
+import { FrameChecker } from "../src/_strict.ts";
 import { closeSession, connect, grpcFrame, RawH2Connection, rawRequest, unhex } from "./_raw_h2.ts";
 
 const NAME_A = unhex("0a0161"); // HelloRequest { name: "a" }

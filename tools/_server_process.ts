@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { GRPC_ENV_VARS } from "../src/cli.ts";
+import { GRPC_ENV_VARS } from "../src/_cli.ts";
 
 const ROOT = new URL("../", import.meta.url);
 

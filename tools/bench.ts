@@ -10,7 +10,7 @@
 import { createGreeterClient, type GreeterClient } from "../client.ts";
 import { createGreeterServer, type GreeterServer } from "../server.ts";
 import { GrpcError, statusName } from "../src/errors.ts";
-import { exitWithError, parseFlags, UsageError } from "../src/cli.ts";
+import { exitWithError, parseFlags, UsageError } from "../src/_cli.ts";
 
 const HELP = `Load-test a Greeter server through our client (createGreeterClient), ghz-style.
 

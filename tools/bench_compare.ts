@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { exitWithError, GRPC_ENV_VARS, parseFlags, UsageError } from "../src/cli.ts";
+import { exitWithError, GRPC_ENV_VARS, parseFlags, UsageError } from "../src/_cli.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const NODE_PEER_DIR = `${ROOT}tools/node_peer`;

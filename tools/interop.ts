@@ -29,13 +29,15 @@
 import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
 import type { Metadata } from "../mod.ts";
-import { type CallContext, createGreeterServer, defaultHandlers, type GreeterHandlers } from "../server.ts";
+import { createGreeterServer } from "../server.ts";
+import type { CallContext } from "../src/server.ts";
+import { type GreeterHandlers, greeterHandlers as defaultHandlers } from "../src/greeter.ts";
 import { createGreeterClient, type GreeterClient } from "../client.ts";
 import { GrpcError, Status, statusName } from "../src/errors.ts";
 import type { HelloRequest, HelloResponse } from "../proto/hello.ts";
 import { pythonHasGrpc, runPythonClient, startPythonServer } from "./python_peer.ts";
-import { sleep } from "../src/sleep.ts";
-import { exitWithError, parseFlags } from "../src/cli.ts";
+import { sleep } from "../src/_sleep.ts";
+import { exitWithError, parseFlags } from "../src/_cli.ts";
 
 /** The request metadata keys that drive the interop behaviour. */
 export const INTEROP_KEYS = {

@@ -8,7 +8,7 @@
  * @module
  */
 import { decodeHelloRequest, encodeHelloRequest } from "../mod.ts";
-import { exitWithError, UsageError } from "../src/cli.ts";
+import { exitWithError, UsageError } from "../src/_cli.ts";
 
 /**
  * Prints the bytes of `HelloRequest { name }` and the message read back from them.

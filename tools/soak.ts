@@ -17,9 +17,9 @@
  * @module
  */
 import { createGreeterClient, type GreeterClient } from "../client.ts";
-import { greet } from "../server.ts";
+import { greet } from "../src/greeter.ts";
 import { ServerProcess } from "./_server_process.ts";
-import { exitWithError, parseFlags } from "../src/cli.ts";
+import { exitWithError, parseFlags } from "../src/_cli.ts";
 
 /** Options of {@linkcode runSoak}. */
 export interface SoakOptions {

@@ -150,7 +150,7 @@ function encodeOptions(
   skip: readonly string[] = [],
   force = false,
 ): Writer | undefined {
-  const entries: [number, (w: Writer) => void][] = [...extra];
+  const entries: (readonly [number, (w: Writer) => void])[] = [...extra];
   const seen = new Set<string>();
   for (const o of options) {
     if (o.custom || skip.includes(o.name)) continue;

@@ -329,7 +329,7 @@ class FileEmitter {
     } as const;
     const methods = s.methods.map((m) => {
       const [input, output] = this.file.methodTypes.get(m)!;
-      const kind = m.clientStreaming
+      const kind: keyof typeof KINDS = m.clientStreaming
         ? m.serverStreaming ? "bidi_streaming" : "client_streaming"
         : m.serverStreaming
         ? "server_streaming"

@@ -8,7 +8,7 @@
  * @module
  */
 import { createGreeterServer } from "../../server.ts";
-import { h2Workaround } from "../../src/h2_workaround.ts";
+import { h2Workaround } from "../../src/_h2_workaround.ts";
 
 if (Deno.args.includes("--no-workaround")) h2Workaround.active = false;
 const started = performance.now();

@@ -21,7 +21,7 @@
 import type * as http2 from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 import { Status } from "./errors.ts";
-import { http2ServersOf } from "./strict.ts";
+import { http2ServersOf } from "./_grpc_internals.ts";
 
 /** How long connections stay open after the last call in flight has ended. */
 export const LINGER_MS = 100;

@@ -24,8 +24,21 @@ export class UsageError extends Error {
  * @throws {UsageError} For an unknown flag or a flag without its value.
  */
 export function parseFlags<const T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  // `--port -1` is a value, not a flag: parseArgs would call it ambiguous.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    const next = args[i + 1];
+    if (name && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: joined, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new UsageError(`${(error as Error).message} (see --help)`);
   }
@@ -43,16 +56,31 @@ export function formatHostPort(hostname: string, port: number): string {
 }
 
 /**
- * A port from a flag.
+ * A port from a flag: 1 to 65535, or 0 too where `allowZero` (a server's "any free port").
  *
- * @throws {UsageError} When it is not an integer from 0 to 65535.
+ * @throws {UsageError} When it is out of range or not an integer.
  */
-export function parsePort(value: string, flag = "--port"): number {
+export function parsePort(value: string, flag = "--port", { allowZero = false } = {}): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) {
-    throw new UsageError(`${flag} must be an integer from 0 to 65535, got '${value}'`);
+  const min = allowZero ? 0 : 1;
+  if (!/^\d+$/.test(value) || port < min || port > 65535) {
+    throw new UsageError(`${flag} must be an integer from ${min} to 65535, got '${value}'`);
   }
   return port;
+}
+
+/**
+ * A host from a flag: a name, an IPv4 address, or an IPv6 address with or
+ * without brackets (returned without them).
+ *
+ * @throws {UsageError} When it is empty or malformed.
+ */
+export function parseHost(value: string, flag = "--host"): string {
+  const host = value.replace(/^\[(.*)\]$/, "$1");
+  if (host === "" || /[\s/\[\]]/.test(host)) {
+    throw new UsageError(`${flag} must be a host name or an IP address, got '${value}'`);
+  }
+  return host;
 }
 
 /**
@@ -87,11 +115,13 @@ export function parseCount(value: string, flag: string): number {
  */
 export function requireNetPermission(hostname: string, script: string): void {
   const host = hostname.replace(/^\[(.*)\]$/, "$1");
-  const { state } = Deno.permissions.querySync({ name: "net", host });
+  // Deno names an IPv6 host in brackets, as --allow-net does.
+  const granted = host.includes(":") ? `[${host}]` : host;
+  const { state } = Deno.permissions.querySync({ name: "net", host: granted });
   if (state === "granted") return;
   throw new UsageError(
     `no network permission for '${host}': run \`deno run --allow-net=${
-      formatHostPort(host, 0).replace(/:0$/, "")
+      host.includes(":") ? `'${granted}'` : granted
     } --allow-env=${GRPC_ENV_VARS.join(",")} ${script} ...\` (the deno task grants 127.0.0.1 and localhost only)`,
   );
 }

@@ -32,7 +32,7 @@
  */
 import { Buffer } from "node:buffer";
 import type * as grpc from "@grpc/grpc-js";
-import { formatHostPort } from "./cli.ts";
+import { formatHostPort } from "./_cli.ts";
 
 /** The upstream issue. */
 export const DENO_H2_ISSUE = "https://github.com/denoland/deno/issues/36788";

@@ -20,7 +20,7 @@
 import type * as http2 from "node:http2";
 import { setImmediate } from "node:timers";
 import type * as grpc from "@grpc/grpc-js";
-import { http2ServersOf } from "./strict.ts";
+import { http2ServersOf } from "./_grpc_internals.ts";
 
 interface Corkable {
   cork(): void;

@@ -13,8 +13,8 @@
  *
  * Where: no grpc-js option or interceptor sees the raw frames, so the checks
  * read the request's HTTP/2 stream, reached through the `"stream"` event of
- * the `node:http2` servers grpc-js creates (`Server.http2Servers`, a private
- * field: there is no public accessor). A server interceptor, which runs
+ * the `node:http2` servers grpc-js creates (through `_grpc_internals.ts`:
+ * there is no public accessor). A server interceptor, which runs
  * synchronously inside grpc-js's own `"stream"` handler, pairs each stream
  * with grpc-js's call, and a failed check ends the call with the call's own
  * `sendStatus()`: grpc-js then drops the offending data, because the call is
@@ -26,6 +26,7 @@ import * as http2 from "node:http2";
 import type { Buffer } from "node:buffer";
 import type * as grpc from "@grpc/grpc-js";
 import { Status } from "./errors.ts";
+import { http2ServersOf } from "./_grpc_internals.ts";
 
 /**
  * Deno's `node:http2` lacks `constants.HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE`
@@ -139,22 +140,6 @@ export class FrameChecker {
     const hex = `0x${flag.toString(16).padStart(2, "0")}`;
     return `Message ${index} has an undefined compressed flag ${hex} (only 0x00 and 0x01 are defined)`;
   }
-}
-
-/**
- * The `node:http2` servers a bound grpc-js server listens with. grpc-js keeps
- * them in the private field `http2Servers` and has no public accessor.
- *
- * @param server A grpc-js server, after `bindAsync()` succeeded.
- * @returns Its HTTP/2 servers.
- * @throws {Error} When this grpc-js has no such field (it was upgraded).
- */
-export function http2ServersOf(server: grpc.Server): http2.Http2Server[] {
-  const servers: unknown = Reflect.get(server, "http2Servers");
-  if (!(servers instanceof Map) || servers.size === 0) {
-    throw new Error("Cannot reach grpc-js's HTTP/2 servers: this grpc-js has no 'http2Servers' map (was it upgraded?)");
-  }
-  return [...servers.keys()] as http2.Http2Server[];
 }
 
 /** A request stream waiting for grpc-js to make its call. */

@@ -1,0 +1,205 @@
+/**
+ * The four kinds of call, each turned from a grpc-js call into the async
+ * handler's world and back: requests decoded strictly, responses encoded by
+ * the method's message type, back-pressure honoured, every call reported once
+ * with the status it really ended with.
+ *
+ * @module
+ */
+import type { Buffer } from "node:buffer";
+import type { EventEmitter } from "node:events";
+import type * as grpc from "@grpc/grpc-js";
+import { ProtobufDecodeError } from "./codec.ts";
+import { GrpcError, Status } from "./errors.ts";
+import { firstEvent } from "./_events.ts";
+import { Call, type ServerState } from "./_call.ts";
+import type { AnyMethod } from "./schema.ts";
+
+/** What the adapters need from their server. */
+export interface AdapterEnv {
+  readonly state: ServerState;
+  /** Reports a finished call. */
+  report(call: Call, code: Status, details: string): void;
+  /** The status to send for what a handler threw. */
+  toStatus(call: Call, error: unknown): grpc.StatusObject;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyHandler = (input: any, context: Call) => any;
+
+/**
+ * What the server's deserializer hands on for a malformed message: grpc-js
+ * would answer a throwing deserializer with a bare "Error deserializing
+ * request", so the reason travels to the adapter, which sends it.
+ */
+class MalformedMessage {
+  readonly error: GrpcError;
+  constructor(cause: ProtobufDecodeError) {
+    this.error = new GrpcError(Status.INTERNAL, cause.message, { cause });
+  }
+}
+
+function identity(value: Buffer): Buffer {
+  return value;
+}
+
+/**
+ * The grpc-js method definition of one RPC on the server: requests decoded
+ * strictly (a malformed one becomes a `MalformedMessage`), responses arrive
+ * already encoded by the adapter.
+ */
+export function serverMethodDefinition(method: AnyMethod): grpc.MethodDefinition<unknown, Buffer> {
+  const request = method.I;
+  return {
+    path: method.path,
+    requestStream: method.kind === "client_streaming" || method.kind === "bidi_streaming",
+    responseStream: method.kind === "server_streaming" || method.kind === "bidi_streaming",
+    originalName: method.name,
+    requestSerialize: request.encode as (value: unknown) => Buffer,
+    requestDeserialize(bytes: Buffer) {
+      try {
+        return request.decode(bytes);
+      } catch (error) {
+        if (error instanceof ProtobufDecodeError) return new MalformedMessage(error);
+        throw error;
+      }
+    },
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
+}
+
+/** The request as decoded, or the status to send when it was malformed. */
+function checked<T>(message: T | MalformedMessage): T {
+  if (message instanceof MalformedMessage) throw message.error;
+  return message;
+}
+
+/** Resolves on the call's next "drain" or "cancelled"; rejects on "error". */
+async function drained(call: EventEmitter): Promise<void> {
+  const [event, value] = await firstEvent(call, ["drain", "cancelled", "error"]);
+  if (event === "error") throw value ?? new Error("stream error");
+}
+
+/**
+ * The grpc-js handler of one RPC, around ours.
+ *
+ * @param method The RPC.
+ * @param handler The user's handler.
+ * @param env The server's hooks.
+ * @returns What grpc-js's `addService` takes for it.
+ */
+export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: AdapterEnv): grpc.UntypedHandleCall {
+  const encode = method.O.encode;
+  switch (method.kind) {
+    case "unary":
+      return (call: grpc.ServerUnaryCall<unknown, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        const ctx = new Call(call, method.path, env.state);
+        answerOnce(ctx, callback, () => handler(checked(call.request), ctx));
+      };
+    case "client_streaming":
+      return (call: grpc.ServerReadableStream<unknown, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        const ctx = new Call(call, method.path, env.state);
+        answerOnce(ctx, callback, () => handler(readRequests(call, ctx), ctx));
+      };
+    case "server_streaming":
+      return (call: grpc.ServerWritableStream<unknown, Buffer>) => {
+        const ctx = new Call(call, method.path, env.state);
+        writeResponses(call, ctx, () => handler(checked(call.request), ctx));
+      };
+    case "bidi_streaming":
+      return (call: grpc.ServerDuplexStream<unknown, Buffer>) => {
+        const ctx = new Call(call, method.path, env.state);
+        writeResponses(call, ctx, () => handler(readRequests(call, ctx), ctx));
+      };
+  }
+
+  /** Runs a handler that answers once, and sends its response or status. */
+  function answerOnce(ctx: Call, callback: grpc.sendUnaryData<Buffer>, run: () => unknown): void {
+    (async () => encode(await run()) as Buffer)().then(
+      (response) => {
+        if (ctx.cancelled) {
+          // The client is gone (or its deadline passed): nothing reaches it.
+          const error = GrpcError.from(ctx.reason);
+          env.report(ctx, error.code, error.details);
+          return;
+        }
+        ctx.sendHeader();
+        callback(null, response, ctx.grpcTrailer);
+        env.report(ctx, Status.OK, "OK");
+      },
+      (error) => {
+        const status = env.toStatus(ctx, error);
+        if (!ctx.cancelled) {
+          ctx.sendHeader();
+          callback(status, null, status.metadata);
+        }
+        env.report(ctx, status.code, status.details);
+      },
+    );
+  }
+
+  async function* readRequests(
+    call: grpc.ServerReadableStream<unknown, Buffer> | grpc.ServerDuplexStream<unknown, Buffer>,
+    ctx: Call,
+  ): AsyncGenerator<unknown> {
+    try {
+      // Not `for await (... of call)`: ending that iterator destroys the whole
+      // duplex, and with it the response side of a bidirectional call.
+      for await (const message of call.iterator({ destroyOnReturn: false })) {
+        yield checked(message);
+      }
+      // A cancelled call's stream is destroyed without an error: it would look
+      // like a complete (short) stream to the handler.
+      if (ctx.cancelled) throw ctx.reason;
+    } catch (error) {
+      if (ctx.cancelled) throw ctx.reason;
+      throw error;
+    }
+  }
+
+  function writeResponses(
+    call: grpc.ServerWritableStream<unknown, Buffer> | grpc.ServerDuplexStream<unknown, Buffer>,
+    ctx: Call,
+    produce: () => AsyncIterable<unknown> | Iterable<unknown>,
+  ): void {
+    /** Writes one response; false when the caller must wait for "drain". */
+    const writeOne = (response: unknown): boolean => {
+      if (ctx.cancelled) throw ctx.reason;
+      ctx.sendHeader();
+      return call.write(encode(response) as Buffer);
+    };
+    (async () => {
+      const source = produce();
+      if (source === null || typeof source !== "object") {
+        throw new TypeError(`The handler of ${method.path} must return an iterable, got ${source}`);
+      }
+      if (Symbol.asyncIterator in source) {
+        for await (const response of source) {
+          if (!writeOne(response)) await drained(call);
+        }
+      } else {
+        // A plain iterable is written without a microtask per message; the
+        // wait for "drain" still yields to the event loop every few writes.
+        for (const response of source) {
+          if (!writeOne(response)) await drained(call);
+        }
+      }
+      if (ctx.cancelled) throw ctx.reason;
+    })().then(
+      () => {
+        ctx.sendHeader();
+        call.end(ctx.grpcTrailer);
+        env.report(ctx, Status.OK, "OK");
+      },
+      (error) => {
+        const status = env.toStatus(ctx, error);
+        if (!ctx.cancelled) {
+          ctx.sendHeader();
+          call.emit("error", status);
+        }
+        env.report(ctx, status.code, status.details);
+      },
+    );
+  }
+}

@@ -1,0 +1,345 @@
+/**
+ * The generic gRPC client: {@linkcode createClient} turns a service
+ * definition that `deno task gen` made into an object with one camelCase
+ * method per RPC, whose calls take an `AbortSignal`, a timeout or deadline,
+ * and metadata, and fail with {@linkcode GrpcError}.
+ *
+ * @module
+ */
+import type { Buffer } from "node:buffer";
+import type { EventEmitter } from "node:events";
+import * as grpc from "@grpc/grpc-js";
+import { fromGrpcMetadata, type Metadata, type MetadataInit, toGrpcMetadata } from "./metadata.ts";
+import { GrpcError, Status } from "./errors.ts";
+import type { AnyMethod, Init, MessageType, MethodType, ServiceType } from "./schema.ts";
+import type { ChannelOptions } from "./server.ts";
+import { firstEvent } from "./_events.ts";
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Aborting it cancels the call; it then rejects with `CANCELLED` (or `DEADLINE_EXCEEDED` for a `TimeoutError` reason). */
+  signal?: AbortSignal;
+  /** The call's deadline, in milliseconds from now. */
+  timeout?: number;
+  /** The call's deadline as a time; the earlier of this and `timeout` wins. */
+  deadline?: Date;
+  /** Metadata sent with the request. */
+  metadata?: MetadataInit;
+  /** Called with the response headers when they arrive. */
+  onHeader?: (metadata: Metadata) => void;
+  /** Called with the trailers when the call ends, whatever its status. */
+  onTrailer?: (metadata: Metadata) => void;
+}
+
+/** Options of {@linkcode createClient}. */
+export interface ClientOptions {
+  /** grpc-js channel arguments, such as `"grpc.keepalive_time_ms"`. */
+  channelOptions?: ChannelOptions;
+}
+
+/** What a client-streaming or bidirectional call sends: requests, in order. */
+export type Requests<I> = AsyncIterable<Init<I>> | Iterable<Init<I>>;
+
+/** The client method of one RPC, by its kind. */
+export type ClientMethod<M> = M extends MethodType<infer I, infer O, "unary">
+  ? (request: Init<I>, options?: CallOptions) => Promise<O>
+  : M extends MethodType<infer I, infer O, "server_streaming">
+    ? (request: Init<I>, options?: CallOptions) => AsyncGenerator<O, void, undefined>
+  : M extends MethodType<infer I, infer O, "client_streaming">
+    ? (requests: Requests<I>, options?: CallOptions) => Promise<O>
+  : M extends MethodType<infer I, infer O, "bidi_streaming">
+    ? (requests: Requests<I>, options?: CallOptions) => AsyncGenerator<O, void, undefined>
+  : never;
+
+/** What every client has, besides its RPCs. */
+export interface ClientBase {
+  /** The address it calls. */
+  readonly address: string;
+  /** Closes the channel; new calls fail with `UNAVAILABLE`, calls in flight are not cut. Idempotent. */
+  close(): void;
+  /** Same as {@linkcode ClientBase.close}. */
+  [Symbol.dispose](): void;
+}
+
+/** A client of service `S`: one method per RPC, by its lowerCamelCase name. */
+export type Client<S extends ServiceType> =
+  & { readonly [K in keyof S["methods"]]: ClientMethod<S["methods"][K]> }
+  & ClientBase;
+
+function identity(value: Buffer): Buffer {
+  return value;
+}
+
+/** What the four kinds of grpc-js client call have in common. */
+type AnyClientCall = EventEmitter & { cancel(): void };
+
+/** What one call needs from its options, prepared once. */
+class CallSetup {
+  readonly metadata: grpc.Metadata;
+  readonly callOptions: grpc.CallOptions;
+  readonly #method: string;
+  readonly #options: CallOptions;
+  readonly #budgetMs: number | undefined;
+  #call: AnyClientCall | undefined;
+  readonly #onAbort = () => this.#call?.cancel();
+
+  constructor(method: string, options: CallOptions) {
+    this.#method = method;
+    this.#options = options;
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Call options must be an object, got ${options === null ? "null" : typeof options}`);
+    }
+    this.metadata = toGrpcMetadata(options.metadata);
+    const { timeout, deadline } = options;
+    if (timeout !== undefined && (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0)) {
+      throw new RangeError(`Timeout must be a non-negative number of milliseconds, got ${timeout}`);
+    }
+    if (deadline !== undefined && (!(deadline instanceof Date) || Number.isNaN(deadline.getTime()))) {
+      throw new TypeError(`Deadline must be a valid Date, got ${String(deadline)}`);
+    }
+    const now = Date.now();
+    let until = deadline?.getTime();
+    if (timeout !== undefined) until = Math.min(until ?? Infinity, now + timeout);
+    this.#budgetMs = until === undefined
+      ? undefined
+      : timeout !== undefined && until === now + timeout
+      ? timeout
+      : Math.max(0, until - now);
+    this.callOptions = until === undefined ? {} : { deadline: until };
+    if (options.signal?.aborted) throw this.#abortError();
+  }
+
+  /** Wires the signal and the header/trailer hooks to the grpc-js call. */
+  attach<C extends AnyClientCall>(call: C): C {
+    this.#call = call;
+    const { onHeader, onTrailer, signal } = this.#options;
+    if (onHeader) call.on("metadata", (metadata: grpc.Metadata) => onHeader(fromGrpcMetadata(metadata)));
+    if (onTrailer) call.on("status", (status: grpc.StatusObject) => onTrailer(fromGrpcMetadata(status.metadata)));
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    return call;
+  }
+
+  /** Unhooks the signal; call when the call is over. */
+  detach(): void {
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+  }
+
+  #abortError(): GrpcError {
+    const reason = this.#options.signal?.reason;
+    const error = GrpcError.from(reason, this.#method);
+    return error.code === Status.UNKNOWN
+      ? new GrpcError(Status.CANCELLED, "the call was cancelled", { cause: reason, method: this.#method })
+      : error;
+  }
+
+  /** The `GrpcError` for whatever ended the call. */
+  toError(error: unknown): unknown {
+    if (error instanceof GrpcError || error instanceof TypeError || error instanceof RangeError) return error;
+    if (this.#options.signal?.aborted) return this.#abortError();
+    const status = error as Partial<grpc.ServiceError>;
+    if (typeof status.code !== "number") return error;
+    let details = status.details ?? "";
+    if (status.code === Status.DEADLINE_EXCEEDED && this.#budgetMs !== undefined) {
+      details = `deadline exceeded after ${this.#budgetMs}ms`;
+    }
+    const code = Number.isInteger(status.code) && status.code > 0 && status.code <= 16
+      ? status.code as Status
+      : Status.UNKNOWN;
+    return new GrpcError(code, details, {
+      metadata: fromGrpcMetadata(status.metadata),
+      cause: error,
+      method: this.#method,
+    });
+  }
+}
+
+/** Writes every request to a writable call, honouring back-pressure; ends it. */
+async function pump(
+  requests: AsyncIterable<unknown> | Iterable<unknown>,
+  type: MessageType<object>,
+  call: grpc.ClientWritableStream<Buffer> | grpc.ClientDuplexStream<Buffer, unknown>,
+): Promise<void> {
+  if (requests === null || typeof requests !== "object" && typeof requests !== "function") {
+    throw new TypeError(`Requests must be an iterable, got ${requests === null ? "null" : typeof requests}`);
+  }
+  // Set synchronously, so that a wait below never starts after the status.
+  let done = false;
+  call.once("status", () => done = true);
+  for await (const request of requests) {
+    if (done) return;
+    if (!call.write(type.encode(request as Init<object>) as Buffer)) await firstEvent(call, ["drain", "status"]);
+  }
+  if (!done) call.end();
+}
+
+const SCHEMES = /^(dns|unix|unix-abstract|ipv4|ipv6|vsock):/;
+
+/**
+ * Checks a target address: `host:port`, `[v6]:port`, or a gRPC name such as
+ * `dns:host:port` or `unix:/path`.
+ *
+ * @throws {TypeError} When it has no port (grpc-js would silently use 443).
+ * @throws {RangeError} When the port is not 1 to 65535.
+ */
+function checkAddress(address: unknown): string {
+  if (typeof address !== "string" || address.trim() === "") {
+    throw new TypeError(`Address must be a non-empty 'host:port' string, got ${JSON.stringify(address)}`);
+  }
+  if (SCHEMES.test(address)) return address;
+  const match = address.match(/^(\[[^\]]+\]|[^:\[\]]+):(\d*)$/);
+  if (!match) {
+    const hint = address.includes(":") && !address.startsWith("[")
+      ? "; put an IPv6 host in brackets, '[::1]:8001'"
+      : "";
+    throw new TypeError(`Address ${JSON.stringify(address)} is not 'host:port'${hint}`);
+  }
+  const port = Number(match[2]);
+  if (match[2] === "" || port < 1 || port > 65535) {
+    throw new RangeError(`The port of address ${JSON.stringify(address)} must be from 1 to 65535`);
+  }
+  return address;
+}
+
+/**
+ * Creates a client of `service` at `address`.
+ *
+ * @example Call the Greeter
+ * ```ts
+ * import { createClient, Greeter } from "./mod.ts";
+ *
+ * using client = createClient(Greeter, "127.0.0.1:8001");
+ * try {
+ *   const reply = await client.sayHello({ name: "zzz" }, { timeout: 1000 });
+ *   console.log(reply.name); // "我是zzz"
+ * } catch (error) {
+ *   console.error(String(error)); // e.g. "GrpcError: /Greeter/SayHello UNAVAILABLE: ..."
+ * }
+ * ```
+ *
+ * @param service The service definition, from generated code.
+ * @param address `host:port` of the server, such as `server.address`.
+ * @param options Channel options.
+ * @returns The client; close it when done.
+ * @throws {TypeError} When `address` is not `host:port`, or an RPC is named like a client member.
+ * @throws {RangeError} When the port is out of range.
+ */
+export function createClient<S extends ServiceType>(
+  service: S,
+  address: string,
+  options: ClientOptions = {},
+): Client<S> {
+  if (!service || typeof service.methods !== "object") {
+    throw new TypeError("Service must be a definition made by `deno task gen`");
+  }
+  checkAddress(address);
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), options.channelOptions);
+  let closed = false;
+
+  function close(): void {
+    if (closed) return;
+    closed = true;
+    client.close();
+  }
+
+  const out: Record<string | symbol, unknown> = { address, close, [Symbol.dispose]: close };
+  for (const [localName, method] of Object.entries(service.methods)) {
+    if (localName in out) {
+      client.close();
+      throw new TypeError(`Service '${service.typeName}' has an RPC named '${localName}', which clients reserve`);
+    }
+    out[localName] = callerOf(client, method);
+  }
+  return out as Client<S>;
+}
+
+/** The client method of one RPC. */
+function callerOf(client: grpc.Client, method: AnyMethod): unknown {
+  const path = method.path;
+  const input = method.I as MessageType<object>;
+  const decode = method.O.decode as (bytes: Buffer) => unknown;
+  switch (method.kind) {
+    case "unary":
+      return (request: unknown, callOptions: CallOptions = {}) =>
+        new Promise((resolve, reject) => {
+          const setup = new CallSetup(path, callOptions);
+          const bytes = input.encode(request as Init<object>) as Buffer;
+          setup.attach(client.makeUnaryRequest(
+            path,
+            identity,
+            decode,
+            bytes,
+            setup.metadata,
+            setup.callOptions,
+            (error, value) => {
+              setup.detach();
+              error ? reject(setup.toError(error)) : resolve(value);
+            },
+          ));
+        });
+    case "server_streaming":
+      return async function* (request: unknown, callOptions: CallOptions = {}) {
+        const setup = new CallSetup(path, callOptions);
+        const bytes = input.encode(request as Init<object>) as Buffer;
+        const call = setup.attach(
+          client.makeServerStreamRequest(path, identity, decode, bytes, setup.metadata, setup.callOptions),
+        );
+        let ended = false;
+        call.once("status", () => ended = true);
+        try {
+          for await (const reply of call) yield reply;
+        } catch (error) {
+          throw setup.toError(error);
+        } finally {
+          setup.detach();
+          if (!ended) call.cancel();
+        }
+      };
+    case "client_streaming":
+      return (requests: AsyncIterable<unknown> | Iterable<unknown>, callOptions: CallOptions = {}) =>
+        new Promise((resolve, reject) => {
+          const setup = new CallSetup(path, callOptions);
+          let settled = false;
+          const settle = (error: unknown, value?: unknown) => {
+            if (settled) return;
+            settled = true;
+            setup.detach();
+            error ? reject(setup.toError(error)) : resolve(value);
+          };
+          const call = setup.attach(client.makeClientStreamRequest(
+            path,
+            identity,
+            decode,
+            setup.metadata,
+            setup.callOptions,
+            (error, value) => settle(error, value),
+          ));
+          pump(requests, input, call).catch((error) => {
+            settle(error);
+            call.cancel();
+          });
+        });
+    case "bidi_streaming":
+      return async function* (requests: AsyncIterable<unknown> | Iterable<unknown>, callOptions: CallOptions = {}) {
+        const setup = new CallSetup(path, callOptions);
+        const call = setup.attach(
+          client.makeBidiStreamRequest(path, identity, decode, setup.metadata, setup.callOptions),
+        );
+        let ended = false;
+        call.once("status", () => ended = true);
+        let pumpError: unknown;
+        pump(requests, input, call).catch((error) => {
+          pumpError = error;
+          call.cancel();
+        });
+        try {
+          for await (const reply of call) yield reply;
+        } catch (error) {
+          throw setup.toError(pumpError ?? error);
+        } finally {
+          setup.detach();
+          if (!ended) call.cancel();
+        }
+        if (pumpError !== undefined) throw setup.toError(pumpError);
+      };
+  }
+}

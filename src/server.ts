@@ -1,0 +1,301 @@
+/**
+ * The generic gRPC server: {@linkcode createServer} hosts any services that
+ * `deno task gen` made, with async handlers type-checked against their
+ * definitions, and everything the module adds to grpc-js: strict framing
+ * checks, a graceful drain, write coalescing and the Deno HTTP/2 guard.
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { toGrpcMetadata } from "./metadata.ts";
+import type { Metadata } from "./metadata.ts";
+import { GrpcError, Status } from "./errors.ts";
+import type { Init, MethodType, ServiceType } from "./schema.ts";
+import { h2Workaround } from "./_h2_workaround.ts";
+import { createStrictChecks } from "./_strict.ts";
+import { createDrainGate } from "./_drain.ts";
+import { coalesceWrites } from "./_coalesce.ts";
+import { formatHostPort } from "./_cli.ts";
+import type { Call, ServerState } from "./_call.ts";
+import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
+
+/** What a handler learns about its call. */
+export interface CallContext {
+  /** The method path, such as `"/Greeter/SayHello"`. */
+  readonly method: string;
+  /** The metadata the client sent. */
+  readonly metadata: Metadata;
+  /** When the call's deadline passes, if the client set one. */
+  readonly deadline: Date | undefined;
+  /** Aborts when the client cancels, the deadline passes or the server is forced to stop. */
+  readonly signal: AbortSignal;
+  /** The client's address. */
+  readonly peer: string;
+  /** Metadata sent as response headers, with the first response or the status. */
+  readonly header: Metadata;
+  /** Metadata sent as trailers, with the status. */
+  readonly trailer: Metadata;
+  /** Sends {@linkcode CallContext.header} now, before any response. */
+  sendHeader(): void;
+}
+
+/**
+ * grpc-js channel arguments by name, such as `"grpc.max_concurrent_streams"`
+ * or `"grpc.keepalive_time_ms"`; see grpc-js's `ChannelOptions`.
+ */
+export type ChannelOptions = Record<string, string | number>;
+
+/** A value or a promise of it. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** What a streaming handler may return: responses, yielded in order. */
+export type Responses<O> = AsyncIterable<Init<O>> | Iterable<Init<O>>;
+
+/** The handler of one RPC, by its kind. */
+export type Handler<M> = M extends MethodType<infer I, infer O, "unary">
+  ? (request: I, context: CallContext) => Awaitable<Init<O>>
+  : M extends MethodType<infer I, infer O, "server_streaming"> ? (request: I, context: CallContext) => Responses<O>
+  : M extends MethodType<infer I, infer O, "client_streaming">
+    ? (requests: AsyncIterable<I>, context: CallContext) => Awaitable<Init<O>>
+  : M extends MethodType<infer I, infer O, "bidi_streaming">
+    ? (requests: AsyncIterable<I>, context: CallContext) => Responses<O>
+  : never;
+
+/**
+ * The implementation of a service: one async handler per RPC, by its
+ * lowerCamelCase name. An RPC without a handler answers `UNIMPLEMENTED`.
+ */
+export type ServiceHandlers<S extends ServiceType> = { [K in keyof S["methods"]]?: Handler<S["methods"][K]> };
+
+/** A service and its handlers, as {@linkcode ServerOptions.services} lists them. */
+export type ServiceEntry<S extends ServiceType = ServiceType> = readonly [S, ServiceHandlers<S>];
+
+/** One finished call, as reported to {@linkcode ServerOptions.onCall}. */
+export interface CallEvent {
+  /** The method path. */
+  method: string;
+  /** The status code sent (CANCELLED when the client went away). */
+  code: Status;
+  /** The status message sent. */
+  details: string;
+  /** Milliseconds from the call's start to its status. */
+  durationMs: number;
+  /** The client's address. */
+  peer: string;
+}
+
+/** Where to listen and how to behave, for any server. */
+export interface ServerBaseOptions {
+  /** The address to listen on. Default `"127.0.0.1"`. */
+  hostname?: string;
+  /** The port to listen on; 0 picks a free one. */
+  port?: number;
+  /** Aborting it shuts the server down gracefully. */
+  signal?: AbortSignal;
+  /** grpc-js channel arguments, such as `"grpc.max_receive_message_length"`. */
+  channelOptions?: ChannelOptions;
+  /** How long a graceful shutdown waits for calls in flight before cancelling them, in ms. Default 5000. */
+  gracePeriodMs?: number;
+  /** Called once for every call, after its status is sent. */
+  onCall?: (event: CallEvent) => void;
+  /**
+   * Called with what a handler threw when it was not a `GrpcError` (the client
+   * gets `UNKNOWN` and a generic message). Default: one line on stderr.
+   */
+  onError?: (error: unknown, method: string) => void;
+}
+
+/** Options of {@linkcode createServer}. */
+export interface ServerOptions<S extends readonly ServiceType[] = readonly ServiceType[]> extends ServerBaseOptions {
+  /** The port to listen on; 0 (the default) picks a free one. */
+  port?: number;
+  /** The services to host, each with its handlers: `[[Greeter, { sayHello() {...} }], ...]`. */
+  services: { readonly [K in keyof S]: readonly [S[K], NoInfer<ServiceHandlers<S[K]>>] };
+}
+
+/** A listening server. */
+export interface Server {
+  /** The address it listens on. */
+  readonly hostname: string;
+  /** The port it listens on (the real one when 0 was asked). */
+  readonly port: number;
+  /** `host:port`, ready for {@linkcode createClient}. */
+  readonly address: string;
+  /** Settles once the server has shut down. */
+  readonly finished: Promise<void>;
+  /**
+   * Stops taking calls, waits for those in flight, cancels what is left after
+   * the grace period, and resolves once the server is down. Idempotent.
+   */
+  shutdown(): Promise<void>;
+  /** Same as {@linkcode Server.shutdown}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const GENERIC_ERROR_DETAILS = "Unexpected server error";
+
+function defaultOnError(error: unknown, method: string): void {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  console.error(`${method}: handler failed: ${message}`);
+}
+
+/** A bind failure, in one line that names the address and the reason. */
+function bindError(hostname: string, port: number, cause: Error): Error {
+  const reason = cause.message.match(/\[(?:listen \w+: )?([^\]]+)\]/)?.[1] ?? cause.message;
+  return new Error(`Cannot listen on ${formatHostPort(hostname, port)}: ${reason}`, { cause });
+}
+
+/**
+ * Starts a server hosting `options.services` and resolves once it listens.
+ *
+ * @example Host the Greeter with one custom handler
+ * ```ts
+ * import { createClient, createServer, Greeter } from "./mod.ts";
+ *
+ * await using server = await createServer({
+ *   port: 0,
+ *   services: [[Greeter, { sayHello: ({ name }) => ({ name: `hi ${name}` }) }]],
+ * });
+ * using client = createClient(Greeter, server.address);
+ * console.log((await client.sayHello({ name: "zzz" })).name); // "hi zzz"
+ * ```
+ *
+ * @param options Where to listen, the services, and the hooks.
+ * @returns The listening server.
+ * @throws {TypeError} When an option is invalid, or two services share a name.
+ * @throws {RangeError} When the port is out of range.
+ * @throws {Error} When the address cannot be bound.
+ */
+export async function createServer<const S extends readonly ServiceType[]>(
+  options: ServerOptions<S>,
+): Promise<Server> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const requestedPort = options.port ?? 0;
+  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
+    throw new RangeError(`Port must be an integer from 0 to 65535, got ${requestedPort}`);
+  }
+  if (!Array.isArray(options.services)) {
+    throw new TypeError("Services must be an array of [definition, handlers] pairs");
+  }
+  const gracePeriodMs = options.gracePeriodMs ?? 5000;
+  const onError = options.onError ?? defaultOnError;
+  const onCall = options.onCall;
+  const strict = createStrictChecks();
+  const gate = createDrainGate();
+  const state: ServerState = { forcing: false };
+  const server = new grpc.Server({
+    ...h2Workaround.serverOptions(),
+    ...options.channelOptions,
+    interceptors: [strict.interceptor, gate.interceptor],
+  });
+
+  const env: AdapterEnv = {
+    state,
+    report(call: Call, code: Status, details: string): void {
+      onCall?.({ method: call.method, code, details, durationMs: call.elapsed(), peer: call.peer });
+    },
+    toStatus(call: Call, error: unknown): grpc.StatusObject {
+      let grpcError: GrpcError;
+      if (error instanceof GrpcError) {
+        grpcError = error;
+      } else if (call.cancelled) {
+        grpcError = GrpcError.from(call.reason);
+      } else {
+        onError(error, call.method);
+        grpcError = new GrpcError(Status.UNKNOWN, GENERIC_ERROR_DETAILS);
+      }
+      const metadata = toGrpcMetadata([...call.trailer, ...grpcError.metadata]);
+      return { code: grpcError.code, details: grpcError.details, metadata };
+    },
+  };
+
+  const seen = new Set<string>();
+  for (const entry of options.services as readonly ServiceEntry[]) {
+    const [service, handlers] = entry ?? [];
+    if (!service || typeof service.typeName !== "string" || typeof service.methods !== "object") {
+      throw new TypeError("Each service must be a [definition, handlers] pair made by `deno task gen`");
+    }
+    if (seen.has(service.typeName)) throw new TypeError(`Service '${service.typeName}' is listed twice`);
+    seen.add(service.typeName);
+    // deno-lint-ignore no-explicit-any
+    const definition: Record<string, grpc.MethodDefinition<any, any>> = {};
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const [localName, method] of Object.entries(service.methods)) {
+      const handler = (handlers as Record<string, unknown>)?.[localName];
+      if (handler === undefined) continue; // grpc-js answers UNIMPLEMENTED
+      if (typeof handler !== "function") {
+        throw new TypeError(`The handler of ${method.path} must be a function, got ${typeof handler}`);
+      }
+      definition[method.name] = serverMethodDefinition(method);
+      // deno-lint-ignore no-explicit-any
+      implementation[method.name] = adaptHandler(method, handler as (input: any, context: Call) => any, env);
+    }
+    for (const localName of Object.keys(handlers ?? {})) {
+      if (!(localName in service.methods)) {
+        throw new TypeError(`Service '${service.typeName}' has no RPC '${localName}'`);
+      }
+    }
+    if (Object.keys(definition).length > 0) server.addService(definition, implementation);
+  }
+  h2Workaround.register(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      formatHostPort(hostname, requestedPort),
+      grpc.ServerCredentials.createInsecure(),
+      (error, port) => {
+        if (!error) return resolve(port);
+        server.forceShutdown();
+        reject(bindError(hostname, requestedPort, error));
+      },
+    );
+  });
+  strict.attach(server);
+  coalesceWrites(server);
+  gate.attach(server);
+  await h2Workaround.warmUp(server, hostname, port);
+
+  let shutdownPromise: Promise<void> | undefined;
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+
+  /** Refuses new calls, lets those in flight end, then closes the connections. */
+  async function drainThenClose(): Promise<void> {
+    options.signal?.removeEventListener("abort", onAbort);
+    // Not tryShutdown() at once: see _drain.ts for how that cuts answers.
+    const started = performance.now();
+    await gate.drain(gracePeriodMs);
+    await new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
+        timer = undefined;
+        state.forcing = true;
+        server.forceShutdown();
+        resolve();
+      }, Math.max(0, gracePeriodMs - (performance.now() - started)));
+      server.tryShutdown(() => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  function shutdown(): Promise<void> {
+    shutdownPromise ??= drainThenClose().then(resolveFinished);
+    return shutdownPromise;
+  }
+  const onAbort = () => void shutdown();
+  if (options.signal?.aborted) {
+    await shutdown();
+  } else {
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+  }
+
+  return {
+    hostname,
+    port,
+    address: formatHostPort(hostname, port),
+    finished,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
