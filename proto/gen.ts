@@ -95,6 +95,24 @@ const SELF = {
 };
 
 /**
+ * This module's own generated files, as `deno task gen` writes them: paths
+ * are relative to the module's root, which must be the current directory.
+ *
+ * @param read Reads a file; `undefined` when there is none.
+ * @returns The paths and contents.
+ * @throws {GenerateError} When a `.proto` of the module is invalid.
+ */
+export function ownFiles(read: (path: string) => string | undefined): { path: string; content: string }[] {
+  const files = generate({ ...SELF, readFile: read });
+  const sources: Record<string, string> = {};
+  for (const n of WKT_NAMES) sources[`google/protobuf/${n}.proto`] = read(`proto/google/protobuf/${n}.proto`) ?? "";
+  return [
+    ...files.map((f) => ({ path: f.path, content: f.content })),
+    { path: "src/gen/_wkt_sources.ts", content: wktSourcesModule(sources) },
+  ];
+}
+
+/**
  * Runs the command line.
  *
  * @param args The arguments.
@@ -104,19 +122,9 @@ const SELF = {
  */
 function run(args: string[]): string[] {
   if (args.length === 0) {
-    const written: string[] = [];
-    const files = generate({ ...SELF, readFile });
-    const sources: Record<string, string> = {};
-    for (const n of WKT_NAMES) {
-      sources[`google/protobuf/${n}.proto`] = readFile(`proto/google/protobuf/${n}.proto`)!;
-    }
-    for (const file of files) {
-      writeFile(file.path, file.content, SELF.outDir);
-      written.push(file.path);
-    }
-    writeFile("src/gen/_wkt_sources.ts", wktSourcesModule(sources), "src/gen");
-    written.push("src/gen/_wkt_sources.ts");
-    return written;
+    const files = ownFiles(readFile);
+    for (const file of files) writeFile(file.path, file.content, file.path.startsWith("src/") ? "src/gen" : "proto");
+    return files.map((f) => f.path);
   }
   let parsed;
   try {

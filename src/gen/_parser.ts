@@ -657,7 +657,8 @@ class Parser {
     const name = this.#ident("an RPC name").text;
     const side = () => {
       this.#expect("(");
-      const streaming = this.#is("stream") && !this.#is(")", 1) && !this.#is(".", 1);
+      // As in protoc, `stream` is the keyword unless it is the whole type name.
+      const streaming = this.#is("stream") && !this.#is(")", 1);
       if (streaming) this.#next();
       const pos = posOf(this.#peek);
       const type = this.#fullIdent("a message type", true);
