@@ -227,7 +227,11 @@ class FileEmitter {
         lines.push(...doc("  ", `Oneof \`${oneof.name}\`: ${list}.`));
         lines.push(`  ${oneofLocalName(oneof.name)}:`);
         for (const g of members) {
-          lines.push(`    | { case: ${str(fieldLocalName(g.name))}; value: ${this.#valueType(g, g.type)} }`);
+          const c = `case: ${str(fieldLocalName(g.name))}`;
+          const v = `value: ${this.#valueType(g, g.type)}`;
+          const one = `    | { ${c}; ${v} }`;
+          if (one.length <= LINE_WIDTH) lines.push(one);
+          else lines.push("    | {", `      ${c};`, `      ${v};`, "    }");
         }
         lines.push("    | { case: undefined; value?: undefined };");
         continue;
@@ -244,7 +248,11 @@ class FileEmitter {
         if (f.label === "repeated") type += "[]";
         else if (this.file.fieldTypes.get(f)?.kind === "message") optional = true;
       }
-      lines.push(`  ${fieldLocalName(f.name)}${optional ? "?" : ""}: ${type};`);
+      const member = `  ${fieldLocalName(f.name)}${optional ? "?" : ""}: `;
+      const recordArgs = type.match(/^Record<(\w+), (.*)>$/);
+      if (member.length + type.length + 1 > LINE_WIDTH && recordArgs) {
+        lines.push(`${member}Record<`, `    ${recordArgs[1]},`, `    ${recordArgs[2]}`, "  >;");
+      } else lines.push(`${member}${type};`);
     }
     lines.push("}");
     return lines;
@@ -314,11 +322,10 @@ class FileEmitter {
     const name = localTypeName(this.file, fullName);
     out.push("", ...doc("", `The \`${fullName}\` service.`));
     if (s.methods.length === 0) {
-      out.push(
-        `export const ${name}: $rt.ServiceType<Record<never, never>> = $rt.serviceType(${
-          str(fullName)
-        }, {}, ${fileConst});`,
-      );
+      const head = `export const ${name}: $rt.ServiceType<Record<never, never>> = $rt.serviceType(`;
+      const one = `${head}${str(fullName)}, {}, ${fileConst});`;
+      if (one.length <= LINE_WIDTH) out.push(one);
+      else out.push(head, `  ${str(fullName)},`, "  {},", `  ${fileConst},`, ");");
       return;
     }
     const KINDS = {
@@ -342,14 +349,19 @@ class FileEmitter {
       if (one.length <= LINE_WIDTH) out.push(one);
       else out.push(`  readonly ${local}: $rt.${KINDS[kind]}<`, `    ${I},`, `    ${O}`, "  >;");
     }
-    out.push(`}> = $rt.serviceType(${str(fullName)}, {`);
+    const hug = `}> = $rt.serviceType(${str(fullName)}, {`;
+    // `deno fmt` hugs the methods' object when the head fits, else puts each argument on its own line.
+    const indent = hug.length <= LINE_WIDTH ? "  " : "    ";
+    if (indent === "  ") out.push(hug);
+    else out.push("}> = $rt.serviceType(", `  ${str(fullName)},`, "  {");
     for (const { m, local, I, O, kind } of methods) {
       const props = [`name: ${str(m.name)}`, `I: ${I}`, `O: ${O}`, `kind: ${str(kind)}`];
-      const one = `  ${local}: { ${props.join(", ")} },`;
+      const one = `${indent}${local}: { ${props.join(", ")} },`;
       if (one.length <= LINE_WIDTH) out.push(one);
-      else out.push(`  ${local}: {`, ...props.map((p) => `    ${p},`), "  },");
+      else out.push(`${indent}${local}: {`, ...props.map((p) => `${indent}  ${p},`), `${indent}},`);
     }
-    out.push(`}, ${fileConst});`);
+    if (indent === "  ") out.push(`}, ${fileConst});`);
+    else out.push("  },", `  ${fileConst},`, ");");
   }
 }
 
