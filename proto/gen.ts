@@ -15,9 +15,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_RUNTIME, DEFAULT_WKT, generate, GenerateError, wktSourcesModule } from "../src/gen/generate.ts";
+import {
+  DEFAULT_RUNTIME,
+  DEFAULT_WKT,
+  generate,
+  type GeneratedFile,
+  GenerateError,
+  type GenerateOptions,
+  wktSourcesModule,
+} from "../src/gen/generate.ts";
 
-export { generate, GenerateError };
+export { DEFAULT_RUNTIME, DEFAULT_WKT, generate, type GeneratedFile, GenerateError, type GenerateOptions };
 
 const USAGE = `Usage: deno run --allow-read=DIR --allow-write=OUT jsr:@greeter/grpc/gen -o OUT [-I DIR]... FILE.proto...
 

@@ -20,6 +20,8 @@ export class GenerateError extends Error {
   readonly reason: string;
 
   /**
+   * Creates the error.
+   *
    * @param file The file.
    * @param line The 1-based line.
    * @param column The 1-based column.

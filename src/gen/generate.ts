@@ -20,7 +20,7 @@
 import { emitFile } from "./_emit.ts";
 import { checkOptions } from "./_descriptor.ts";
 import { GenerateError } from "./_errors.ts";
-import { join, load, normalize, type ProtoFile, type ReadFile } from "./_resolve.ts";
+import { join, load, normalize, type ProtoFile } from "./_resolve.ts";
 import { WKT_SOURCES } from "./_wkt_sources.ts";
 
 export { GenerateError };
@@ -37,7 +37,7 @@ export interface GenerateOptions {
   /** The include roots imports are looked up in; without any, each file's own folder. */
   readonly includePaths?: readonly string[];
   /** Reads a file; returns `undefined` when there is no such file. */
-  readonly readFile: ReadFile;
+  readonly readFile: (path: string) => string | undefined;
   /** Where the generated files go; relative import specifiers are computed from it. Default `"."`. */
   readonly outDir?: string;
   /**
