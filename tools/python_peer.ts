@@ -68,9 +68,15 @@ export interface RunPythonClientOptions {
  * @returns The exit code and output.
  * @throws {Error} When it runs longer than the time limit.
  */
-export async function runPythonClient(args: string[], options: RunPythonClientOptions = {}): Promise<PythonRun> {
+export function runPythonClient(args: string[], options: RunPythonClientOptions = {}): Promise<PythonRun> {
+  return runPeer("greeter_client.py", args, options);
+}
+
+/** Runs the peer script `name` with `args` to completion; kills it after the time limit. */
+async function runPeer(name: string, args: string[], options: RunPythonClientOptions): Promise<PythonRun> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const child = new Deno.Command(PYTHON, {
-    args: ["-B", peerScript("greeter_client.py"), ...args],
+    args: ["-B", peerScript(name), ...args],
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -80,7 +86,7 @@ export async function runPythonClient(args: string[], options: RunPythonClientOp
   const timer = setTimeout(() => {
     timedOut = true;
     kill(child, "SIGKILL");
-  }, options.timeoutMs ?? 60_000);
+  }, timeoutMs);
   try {
     if (options.stdin !== undefined) {
       const writer = child.stdin.getWriter();
@@ -92,7 +98,7 @@ export async function runPythonClient(args: string[], options: RunPythonClientOp
       new Response(child.stderr).text(),
       child.status,
     ]);
-    if (timedOut) throw new Error(`greeter_client.py ${args.join(" ")}: killed after ${options.timeoutMs ?? 60_000}ms`);
+    if (timedOut) throw new Error(`${name} ${args.join(" ")}: killed after ${timeoutMs}ms`);
     return { code: status.code, stdout, stderr };
   } finally {
     clearTimeout(timer);
@@ -117,11 +123,11 @@ export interface StartPythonServerOptions {
   timeoutMs?: number;
 }
 
-/** A running `tests/peers/greeter_server.py`. */
+/** A running Python server peer. */
 export interface PythonServer extends AsyncDisposable {
-  /** The port it listens on, on 127.0.0.1. */
+  /** The port it listens on. */
   readonly port: number;
-  /** `127.0.0.1:<port>`. */
+  /** `<host>:<port>`, such as `127.0.0.1:<port>`. */
   readonly address: string;
   /** Stops it (SIGTERM, then SIGKILL after 3 s) and resolves with its stderr. Idempotent. */
   stop(): Promise<string>;
@@ -136,11 +142,26 @@ export interface PythonServer extends AsyncDisposable {
  * @throws {Error} When it exits or stays silent before listening.
  */
 export async function startPythonServer(options: StartPythonServerOptions = {}): Promise<PythonServer> {
-  const args = ["-B", peerScript("greeter_server.py"), "--port", "0", "--host", "127.0.0.1"];
+  const args = ["--port", "0", "--host", "127.0.0.1"];
   if (options.interop) args.push("--interop");
   if (options.workers !== undefined) args.push("--workers", String(options.workers));
+  const { match, stop } = await startPeer("greeter_server.py", args, /^listening on (\d+)$/, options.timeoutMs);
+  const port = Number(match[1]);
+  return { port, address: `127.0.0.1:${port}`, stop, [Symbol.asyncDispose]: async () => void await stop() };
+}
+
+/**
+ * Starts the peer script `name` and resolves once its first stdout line
+ * matches `listening`; a silent, failing or mismatching start is an error.
+ */
+async function startPeer(
+  name: string,
+  args: string[],
+  listening: RegExp,
+  timeoutMs = 20_000,
+): Promise<{ match: RegExpMatchArray; stop: () => Promise<string> }> {
   const child = new Deno.Command(PYTHON, {
-    args,
+    args: ["-B", peerScript(name), ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -179,19 +200,15 @@ export async function startPythonServer(options: StartPythonServerOptions = {}):
     const line = await Promise.race([
       firstLine,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no 'listening on' line after ${options.timeoutMs ?? 20_000}ms`)),
-          options.timeoutMs ?? 20_000,
-        );
+        timer = setTimeout(() => reject(new Error(`no 'listening' line after ${timeoutMs}ms`)), timeoutMs);
       }),
     ]);
-    const match = line?.match(/^listening on (\d+)$/);
-    if (!match) throw new Error(`expected 'listening on <port>', got ${JSON.stringify(line ?? "")}`);
-    const port = Number(match[1]);
-    return { port, address: `127.0.0.1:${port}`, stop, [Symbol.asyncDispose]: async () => void await stop() };
+    const match = line?.match(listening);
+    if (!match) throw new Error(`expected a line matching ${listening}, got ${JSON.stringify(line ?? "")}`);
+    return { match, stop };
   } catch (error) {
     const text = await stop();
-    throw new Error(`greeter_server.py did not start: ${(error as Error).message}\n${text.trim()}`, { cause: error });
+    throw new Error(`${name} did not start: ${(error as Error).message}\n${text.trim()}`, { cause: error });
   } finally {
     clearTimeout(timer);
   }
