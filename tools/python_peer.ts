@@ -213,3 +213,123 @@ async function startPeer(
     clearTimeout(timer);
   }
 }
+
+// ---- gRPC's interop service, grpc.testing.TestService ----
+
+/**
+ * The cases `tests/peers/interop_client.py` runs by default, in its order:
+ * gRPC's interop cases for a plaintext TestService server.
+ */
+export const TESTING_CASES: readonly string[] = [
+  "empty_unary",
+  "large_unary",
+  "client_streaming",
+  "server_streaming",
+  "ping_pong",
+  "empty_stream",
+  "custom_metadata",
+  "status_code_and_message",
+  "special_status_message",
+  "unimplemented_method",
+  "unimplemented_service",
+  "cancel_after_begin",
+  "cancel_after_first_response",
+  "timeout_on_sleeping_server",
+];
+
+/** Options of {@linkcode startTestServiceServer}. */
+export interface StartTestServiceServerOptions {
+  /** The host to listen on. Default 127.0.0.1. */
+  host?: string;
+  /** The port. Default 0, any free port. */
+  port?: number;
+  /** Worker threads, one per call in progress. Default the script's (32). */
+  workers?: number;
+  /** Startup time limit in ms. Default 20000. */
+  timeoutMs?: number;
+}
+
+/**
+ * Starts `tests/peers/test_service_server.py`, Python grpcio's
+ * `grpc.testing.TestService`, and resolves once it prints
+ * `TestService listening on <host>:<port>`.
+ *
+ * @param options Host, port, workers and a time limit.
+ * @returns The running server; stop it with `await using` or `stop()`.
+ * @throws {Error} When it exits or stays silent before listening.
+ */
+export async function startTestServiceServer(options: StartTestServiceServerOptions = {}): Promise<PythonServer> {
+  const args = ["--host", options.host ?? "127.0.0.1", "--port", String(options.port ?? 0)];
+  if (options.workers !== undefined) args.push("--workers", String(options.workers));
+  const { match, stop } = await startPeer(
+    "test_service_server.py",
+    args,
+    /^TestService listening on (.+):(\d+)$/,
+    options.timeoutMs,
+  );
+  const port = Number(match[2]);
+  return { port, address: `${match[1]}:${port}`, stop, [Symbol.asyncDispose]: async () => void await stop() };
+}
+
+/** One case's outcome in {@linkcode runInteropClient}. */
+export interface InteropCaseResult {
+  /** The case name. */
+  name: string;
+  /** Whether it passed. */
+  ok: boolean;
+  /** Why it failed. */
+  reason?: string;
+}
+
+/** What {@linkcode runInteropClient} gives. */
+export interface InteropClientRun extends PythonRun {
+  /** One result per case asked for (in order), a case it did not report as failed. */
+  results: InteropCaseResult[];
+  /** The counts of its `interop: N passed, M failed` line, if it printed one. */
+  summary?: { passed: number; failed: number };
+}
+
+/** Options of {@linkcode runInteropClient}. */
+export interface RunInteropClientOptions {
+  /** The cases to run. Default the client's own, {@linkcode TESTING_CASES}. */
+  cases?: readonly string[];
+  /** Killed after this many ms. Default 120000. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `tests/peers/interop_client.py` against a `grpc.testing.TestService`
+ * server and parses its `PASS <case>` / `FAIL <case>: <reason>` lines.
+ *
+ * @param address The server, `host:port` or `[v6]:port`.
+ * @param options The cases and a time limit.
+ * @returns The run, with one result per case.
+ * @throws {Error} When the address has no port, or the client runs past the time limit.
+ */
+export async function runInteropClient(
+  address: string,
+  options: RunInteropClientOptions = {},
+): Promise<InteropClientRun> {
+  const split = address.match(/^\[?(.*?)\]?:(\d+)$/);
+  if (!split) throw new Error(`expected host:port, got ${JSON.stringify(address)}`);
+  const args = ["--host", split[1]!, "--port", split[2]!];
+  if (options.cases) args.push("--cases", options.cases.join(","));
+  const run = await runPeer("interop_client.py", args, { timeoutMs: options.timeoutMs ?? 120_000 });
+  const cases = options.cases ?? TESTING_CASES;
+  const seen = new Map<string, InteropCaseResult>();
+  let summary: InteropClientRun["summary"];
+  for (const line of run.stdout.split("\n")) {
+    const result = line.match(/^(PASS|FAIL) (\w+)(?:: (.*))?$/);
+    if (result) {
+      const [, verdict, name, reason] = result as unknown as [string, string, string, string | undefined];
+      seen.set(name, verdict === "PASS" ? { name, ok: true } : { name, ok: false, reason: reason ?? "" });
+    }
+    const counts = line.match(/^interop: (\d+) passed, (\d+) failed$/);
+    if (counts) summary = { passed: Number(counts[1]), failed: Number(counts[2]) };
+  }
+  const stderr = run.stderr.replace(/\s+/g, " ").trim().slice(0, 300);
+  const results = cases.map((name) =>
+    seen.get(name) ?? { name, ok: false, reason: `no result (exit ${run.code}) ${stderr}`.trim() }
+  );
+  return { ...run, results, summary };
+}
