@@ -115,8 +115,6 @@ function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
 
 /** Options of {@linkcode startPythonServer}. */
 export interface StartPythonServerOptions {
-  /** Let request metadata drive the interop-suite behaviour. */
-  interop?: boolean;
   /** Worker threads. Default the script's (10). */
   workers?: number;
   /** Startup time limit in ms. Default 20000. */
@@ -137,13 +135,12 @@ export interface PythonServer extends AsyncDisposable {
  * Starts `tests/peers/greeter_server.py` on 127.0.0.1, port 0, and resolves
  * once it prints `listening on <port>`.
  *
- * @param options Interop mode, workers and a time limit.
+ * @param options Workers and a time limit.
  * @returns The running server; stop it with `await using` or `stop()`.
  * @throws {Error} When it exits or stays silent before listening.
  */
 export async function startPythonServer(options: StartPythonServerOptions = {}): Promise<PythonServer> {
   const args = ["--port", "0", "--host", "127.0.0.1"];
-  if (options.interop) args.push("--interop");
   if (options.workers !== undefined) args.push("--workers", String(options.workers));
   const { match, stop } = await startPeer("greeter_server.py", args, /^listening on (\d+)$/, options.timeoutMs);
   const port = Number(match[1]);
