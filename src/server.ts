@@ -18,6 +18,7 @@ import { coalesceWrites } from "./_coalesce.ts";
 import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
 import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
+import { bareHandler, benchSwitched } from "./_bench_off.ts";
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -183,10 +184,13 @@ export async function createServer<const S extends readonly ServiceType[]>(
   const strict = createStrictChecks();
   const gate = createDrainGate();
   const state: ServerState = { forcing: false };
+  const interceptors: grpc.ServerInterceptor[] = [];
+  if (!benchSwitched("strict")) interceptors.push(strict.interceptor);
+  if (!benchSwitched("drain")) interceptors.push(gate.interceptor);
   const server = new grpc.Server({
-    ...h2Workaround.serverOptions(),
+    ...(benchSwitched("h2cap") ? { "grpc.max_concurrent_streams": 1000 } : h2Workaround.serverOptions()),
     ...options.channelOptions,
-    interceptors: [strict.interceptor, gate.interceptor],
+    interceptors,
   });
 
   const env: AdapterEnv = {
@@ -228,7 +232,10 @@ export async function createServer<const S extends readonly ServiceType[]>(
       }
       definition[method.name] = serverMethodDefinition(method);
       // deno-lint-ignore no-explicit-any
-      implementation[method.name] = adaptHandler(method, handler as (input: any, context: Call) => any, env);
+      const run = handler as (input: any, context: Call) => any;
+      implementation[method.name] = benchSwitched("adapters")
+        ? bareHandler(method, run)
+        : adaptHandler(method, run, env);
     }
     for (const localName of Object.keys(handlers ?? {})) {
       if (!(localName in service.methods)) {
@@ -250,9 +257,9 @@ export async function createServer<const S extends readonly ServiceType[]>(
       },
     );
   });
-  strict.attach(server);
-  coalesceWrites(server);
-  gate.attach(server);
+  if (!benchSwitched("strict")) strict.attach(server);
+  if (!benchSwitched("coalesce")) coalesceWrites(server);
+  if (!benchSwitched("drain")) gate.attach(server);
   await h2Workaround.warmUp(server, hostname, port);
 
   let shutdownPromise: Promise<void> | undefined;
