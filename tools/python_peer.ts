@@ -58,10 +58,12 @@ export interface RunPythonClientOptions {
   stdin?: string;
   /** Killed after this many ms. Default 60000. */
   timeoutMs?: number;
+  /** The script in `tests/peers/` to run. Default `"greeter_client.py"`. */
+  script?: string;
 }
 
 /**
- * Runs `tests/peers/greeter_client.py` with `args` to completion.
+ * Runs `tests/peers/greeter_client.py` (or `options.script`) with `args` to completion.
  *
  * @param args Its arguments, such as `["--address", addr, "hello"]`.
  * @param options Stdin and a time limit.
@@ -70,7 +72,7 @@ export interface RunPythonClientOptions {
  */
 export async function runPythonClient(args: string[], options: RunPythonClientOptions = {}): Promise<PythonRun> {
   const child = new Deno.Command(PYTHON, {
-    args: ["-B", peerScript("greeter_client.py"), ...args],
+    args: ["-B", peerScript(options.script ?? "greeter_client.py"), ...args],
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -92,7 +94,11 @@ export async function runPythonClient(args: string[], options: RunPythonClientOp
       new Response(child.stderr).text(),
       child.status,
     ]);
-    if (timedOut) throw new Error(`greeter_client.py ${args.join(" ")}: killed after ${options.timeoutMs ?? 60_000}ms`);
+    if (timedOut) {
+      throw new Error(
+        `${options.script ?? "greeter_client.py"} ${args.join(" ")}: killed after ${options.timeoutMs ?? 60_000}ms`,
+      );
+    }
     return { code: status.code, stdout, stderr };
   } finally {
     clearTimeout(timer);
