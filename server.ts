@@ -10,7 +10,19 @@ import { Greeter, type GreeterHandlers, greeterHandlers } from "./src/greeter.ts
 import { Status, statusName } from "./src/errors.ts";
 import { warningLine } from "./src/_h2_workaround.ts";
 import { h2Workaround } from "./src/_h2_workaround.ts";
-import { exitWithError, parseFlags, parseHost, parsePort, requireNetPermission } from "./src/_cli.ts";
+import {
+  exitWithError,
+  parseFlags,
+  parseHost,
+  parsePort,
+  readPemFile,
+  requireNetPermission,
+  requireReadPermission,
+  tlsFlagError,
+  UsageError,
+} from "./src/_cli.ts";
+import { isLoopback } from "./src/_tls.ts";
+import type { ServerTlsOptions } from "./src/tls.ts";
 
 /** Options of {@linkcode createGreeterServer}. */
 export interface GreeterServerOptions extends ServerBaseOptions {
@@ -60,8 +72,15 @@ Options:
   --host <host>   address to listen on (default 127.0.0.1; IPv6 as ::1 or [::1])
   --port <port>   port to listen on, 0 for any free one (default 8001)
   --verbose       log each call: method, status, duration
+  --tls-cert <f>  serve TLS with this PEM certificate (chain); needs --tls-key
+  --tls-key <f>   the PEM private key of --tls-cert
+  --tls-ca <f>    mutual TLS: require client certificates signed by these PEM CAs
+  --insecure      allow plaintext on an address that is not loopback
   --help          show this help
 
+Plaintext is served on loopback addresses only (127.0.0.0/8, ::1, localhost)
+unless --insecure is given. Reading the TLS files needs --allow-read for them,
+which the deno task does not grant: the error says what to run.
 Stops gracefully on SIGINT or SIGTERM.`;
 
 async function main(args: string[]): Promise<void> {
@@ -69,6 +88,10 @@ async function main(args: string[]): Promise<void> {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "8001" },
     verbose: { type: "boolean", default: false },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "tls-ca": { type: "string" },
+    insecure: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
   if (values.help) {
@@ -77,7 +100,30 @@ async function main(args: string[]): Promise<void> {
   }
   const port = parsePort(values.port, "--port", { allowZero: true });
   const host = parseHost(values.host);
+  const files = { cert: values["tls-cert"], key: values["tls-key"], ca: values["tls-ca"] };
+  if ((files.cert === undefined) !== (files.key === undefined)) {
+    throw new UsageError(files.cert === undefined ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key");
+  }
+  if (files.ca !== undefined && files.cert === undefined) {
+    throw new UsageError("--tls-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)");
+  }
+  if (files.cert === undefined && !values.insecure && !isLoopback(host)) {
+    throw new UsageError(
+      `refusing to serve plaintext on '${host}', which is not a loopback address: ` +
+        "add --tls-cert and --tls-key, or --insecure to allow plaintext there",
+    );
+  }
   requireNetPermission(host, "server.ts");
+  let tls: ServerTlsOptions | undefined;
+  if (files.cert !== undefined && files.key !== undefined) {
+    const paths = [files.cert, files.key, ...(files.ca === undefined ? [] : [files.ca])];
+    requireReadPermission(paths, host, "server.ts");
+    tls = {
+      cert: readPemFile(files.cert, "--tls-cert"),
+      key: readPemFile(files.key, "--tls-key"),
+      ca: files.ca === undefined ? undefined : readPemFile(files.ca, "--tls-ca"),
+    };
+  }
   if (h2Workaround.active) console.error(warningLine());
   // Our own lines report what goes wrong; grpc-js's logger would add a second,
   // unless the user asked for it with GRPC_VERBOSITY.
@@ -88,6 +134,8 @@ async function main(args: string[]): Promise<void> {
   const server = await createGreeterServer({
     hostname: host,
     port,
+    tls,
+    insecure: values.insecure,
     signal: stop.signal,
     onCall: values.verbose
       ? (event) =>
@@ -96,6 +144,8 @@ async function main(args: string[]): Promise<void> {
             (event.code === Status.OK ? "" : ` ${JSON.stringify(event.details)}`),
         )
       : undefined,
+  }).catch((error) => {
+    throw tlsFlagError(error, files);
   });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => stop.abort());

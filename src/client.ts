@@ -14,6 +14,8 @@ import { GrpcError, Status } from "./errors.ts";
 import type { AnyMethod, Init, MessageType, MethodType, ServiceType } from "./schema.ts";
 import type { ChannelOptions } from "./server.ts";
 import { firstEvent } from "./_events.ts";
+import { channelCredentials } from "./_tls.ts";
+import type { ClientTlsOptions } from "./tls.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -35,6 +37,12 @@ export interface CallOptions {
 export interface ClientOptions {
   /** grpc-js channel arguments, such as `"grpc.keepalive_time_ms"`. */
   channelOptions?: ChannelOptions;
+  /**
+   * Call over TLS: `{}` trusts the default roots, `{ ca }` a CA of yours;
+   * `cert` and `key` add a client certificate (mutual TLS). Without it the
+   * client speaks plaintext.
+   */
+  tls?: ClientTlsOptions;
 }
 
 /** What a client-streaming or bidirectional call sends: requests, in order. */
@@ -216,12 +224,28 @@ function checkAddress(address: unknown): string {
  * }
  * ```
  *
+ * @example Call over mutual TLS
+ * ```ts ignore
+ * import { createClient, Greeter } from "./mod.ts";
+ *
+ * using client = createClient(Greeter, "localhost:8443", {
+ *   tls: {
+ *     ca: await Deno.readTextFile("certs/ca.pem"),
+ *     cert: await Deno.readTextFile("certs/client.pem"),
+ *     key: await Deno.readTextFile("certs/client.key"),
+ *   },
+ * });
+ * console.log((await client.sayHello({ name: "zzz" })).name);
+ * ```
+ *
  * @param service The service definition, from generated code.
  * @param address `host:port` of the server, such as `server.address`.
- * @param options Channel options.
+ * @param options Channel options and TLS.
  * @returns The client; close it when done.
- * @throws {TypeError} When `address` is not `host:port`, or an RPC is named like a client member.
+ * @throws {TypeError} When `address` is not `host:port`, an RPC is named like a client member, or a TLS
+ * option is invalid.
  * @throws {RangeError} When the port is out of range.
+ * @throws {Error} When `tls` has no `ca` and the default roots cannot be read.
  */
 export function createClient<S extends ServiceType>(
   service: S,
@@ -232,7 +256,13 @@ export function createClient<S extends ServiceType>(
     throw new TypeError("Service must be a definition made by `deno task gen`");
   }
   checkAddress(address);
-  const client = new grpc.Client(address, grpc.credentials.createInsecure(), options.channelOptions);
+  let client: grpc.Client;
+  if (options.tls === undefined) {
+    client = new grpc.Client(address, grpc.credentials.createInsecure(), options.channelOptions);
+  } else {
+    const { credentials, channelOptions } = channelCredentials(options.tls, address);
+    client = new grpc.Client(address, credentials, { ...options.channelOptions, ...channelOptions });
+  }
   let closed = false;
 
   function close(): void {

@@ -18,6 +18,8 @@ import { coalesceWrites } from "./_coalesce.ts";
 import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
 import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
+import { isLoopback, serverCredentials } from "./_tls.ts";
+import type { ServerTlsOptions } from "./tls.ts";
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -90,6 +92,17 @@ export interface ServerBaseOptions {
   hostname?: string;
   /** The port to listen on; 0 picks a free one. */
   port?: number;
+  /**
+   * Serve over TLS with this certificate and key; with `ca`, mutual TLS.
+   * Without it the server speaks plaintext, which it does only on a loopback
+   * address unless {@linkcode ServerBaseOptions.insecure} is set.
+   */
+  tls?: ServerTlsOptions;
+  /**
+   * Allow plaintext on an address that is not loopback (127.0.0.0/8, ::1,
+   * `localhost`), such as `"0.0.0.0"`. Default false: such a server throws.
+   */
+  insecure?: boolean;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
   /** grpc-js channel arguments, such as `"grpc.max_receive_message_length"`. */
@@ -162,7 +175,8 @@ function bindError(hostname: string, port: number, cause: Error): Error {
  *
  * @param options Where to listen, the services, and the hooks.
  * @returns The listening server.
- * @throws {TypeError} When an option is invalid, or two services share a name.
+ * @throws {TypeError} When an option is invalid, two services share a name, a TLS PEM is invalid, or the
+ * address is not loopback and neither `tls` nor `insecure` is set.
  * @throws {RangeError} When the port is out of range.
  * @throws {Error} When the address cannot be bound.
  */
@@ -177,6 +191,18 @@ export async function createServer<const S extends readonly ServiceType[]>(
   if (!Array.isArray(options.services)) {
     throw new TypeError("Services must be an array of [definition, handlers] pairs");
   }
+  if (options.insecure !== undefined && typeof options.insecure !== "boolean") {
+    throw new TypeError(`insecure must be a boolean, got ${typeof options.insecure}`);
+  }
+  if (options.tls === undefined && !options.insecure && !isLoopback(hostname)) {
+    throw new TypeError(
+      `Refusing to serve plaintext on '${hostname}', which is not a loopback address: ` +
+        "pass tls, or insecure: true to allow plaintext there",
+    );
+  }
+  const credentials = options.tls === undefined
+    ? grpc.ServerCredentials.createInsecure()
+    : serverCredentials(options.tls);
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   const onError = options.onError ?? defaultOnError;
   const onCall = options.onCall;
@@ -242,7 +268,7 @@ export async function createServer<const S extends readonly ServiceType[]>(
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       formatHostPort(hostname, requestedPort),
-      grpc.ServerCredentials.createInsecure(),
+      credentials,
       (error, port) => {
         if (!error) return resolve(port);
         server.forceShutdown();
@@ -253,7 +279,7 @@ export async function createServer<const S extends readonly ServiceType[]>(
   strict.attach(server);
   coalesceWrites(server);
   gate.attach(server);
-  await h2Workaround.warmUp(server, hostname, port);
+  await h2Workaround.warmUp(server, hostname, port, { tls: options.tls !== undefined });
 
   let shutdownPromise: Promise<void> | undefined;
   let resolveFinished!: () => void;
