@@ -10,6 +10,8 @@ import { Greeter } from "./proto/hello.ts";
 import {
   exitWithError,
   formatHostPort,
+  parseBytes,
+  parseCompression,
   parseCount,
   parseFlags,
   parseHost,
@@ -69,6 +71,13 @@ Options:
   --interval <ms>     pause between replies with --rpc replies (default 0)
   --timeout <ms>      deadline of the call (default 10000 for hello,
                       none for the streaming RPCs)
+  --max-receive-bytes <n>
+                      largest response message accepted (default 4194304)
+  --keepalive-time <ms>
+                      PING the server this often during the call
+                      (default off; servers refuse more than one per 5 min)
+  --compression <gzip|identity>
+                      request encoding (default identity)
   --help              show this help
 
 Prints each reply's name on its own line. Fails with one line on stderr and
@@ -85,6 +94,9 @@ async function main(args: string[]): Promise<void> {
     count: { type: "string", default: "0" },
     interval: { type: "string", default: "0" },
     timeout: { type: "string" },
+    "max-receive-bytes": { type: "string" },
+    "keepalive-time": { type: "string" },
+    compression: { type: "string" },
     help: { type: "boolean", default: false },
   });
   if (values.help) {
@@ -114,9 +126,16 @@ async function main(args: string[]): Promise<void> {
   const timeout = values.timeout === undefined
     ? (rpc === "hello" ? 10_000 : undefined)
     : parseMs(values.timeout, "--timeout");
+  const receive = values["max-receive-bytes"];
+  const keepalive = values["keepalive-time"];
+  const clientOptions: GreeterClientOptions = {
+    maxReceiveMessageBytes: receive === undefined ? undefined : parseBytes(receive, "--max-receive-bytes"),
+    keepaliveTimeMs: keepalive === undefined ? undefined : parseMs(keepalive, "--keepalive-time"),
+    compression: values.compression === undefined ? undefined : parseCompression(values.compression),
+  };
   requireNetPermission(host, "client.ts");
 
-  using client = createGreeterClient(formatHostPort(host, port));
+  using client = createGreeterClient(formatHostPort(host, port), clientOptions);
   const options: CallOptions = { timeout };
   const requests = names.map((name) => ({ name }));
   switch (rpc) {

@@ -10,7 +10,17 @@ import { Greeter, type GreeterHandlers, greeterHandlers } from "./src/greeter.ts
 import { Status, statusName } from "./src/errors.ts";
 import { warningLine } from "./src/_h2_workaround.ts";
 import { h2Workaround } from "./src/_h2_workaround.ts";
-import { exitWithError, parseFlags, parseHost, parsePort, requireNetPermission } from "./src/_cli.ts";
+import {
+  exitWithError,
+  parseBytes,
+  parseCompression,
+  parseCount,
+  parseFlags,
+  parseHost,
+  parseMs,
+  parsePort,
+  requireNetPermission,
+} from "./src/_cli.ts";
 
 /** Options of {@linkcode createGreeterServer}. */
 export interface GreeterServerOptions extends ServerBaseOptions {
@@ -62,7 +72,46 @@ Options:
   --verbose       log each call: method, status, duration
   --help          show this help
 
+Limits, keepalive and compression (durations in ms):
+  --max-receive-bytes <n>         largest request message (default 4194304)
+  --max-send-bytes <n>            largest response message (default unlimited)
+  --keepalive-time <ms>           PING a quiet connection after (default 7200000)
+  --keepalive-timeout <ms>        close it when the ACK takes longer (default 20000)
+  --max-connection-age <ms>       GOAWAY to connections older than (default unlimited)
+  --max-connection-age-grace <ms> then close them after (default unlimited)
+  --min-ping-interval <ms>        fewest ms between a client's PINGs, 0 = any
+                                  (default 300000)
+  --compression <gzip|identity>   response encoding (default identity)
+
 Stops gracefully on SIGINT or SIGTERM.`;
+
+const LIMIT_FLAGS = {
+  "max-receive-bytes": { type: "string" },
+  "max-send-bytes": { type: "string" },
+  "keepalive-time": { type: "string" },
+  "keepalive-timeout": { type: "string" },
+  "max-connection-age": { type: "string" },
+  "max-connection-age-grace": { type: "string" },
+  "min-ping-interval": { type: "string" },
+  compression: { type: "string" },
+} as const;
+
+function parseLimitFlags(values: { [K in keyof typeof LIMIT_FLAGS]?: string }): ServerBaseOptions {
+  const flag = <T>(name: keyof typeof LIMIT_FLAGS, parse: (value: string, flag: string) => T) => {
+    const value = values[name];
+    return value === undefined ? undefined : parse(value, `--${name}`);
+  };
+  return {
+    maxReceiveMessageBytes: flag("max-receive-bytes", parseBytes),
+    maxSendMessageBytes: flag("max-send-bytes", parseBytes),
+    keepaliveTimeMs: flag("keepalive-time", parseMs),
+    keepaliveTimeoutMs: flag("keepalive-timeout", parseMs),
+    maxConnectionAgeMs: flag("max-connection-age", parseMs),
+    maxConnectionAgeGraceMs: flag("max-connection-age-grace", parseMs),
+    minPingIntervalMs: flag("min-ping-interval", parseCount),
+    compression: flag("compression", parseCompression),
+  };
+}
 
 async function main(args: string[]): Promise<void> {
   const values = parseFlags(args, {
@@ -70,6 +119,7 @@ async function main(args: string[]): Promise<void> {
     port: { type: "string", default: "8001" },
     verbose: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
+    ...LIMIT_FLAGS,
   });
   if (values.help) {
     console.log(SERVE_HELP);
@@ -77,6 +127,7 @@ async function main(args: string[]): Promise<void> {
   }
   const port = parsePort(values.port, "--port", { allowZero: true });
   const host = parseHost(values.host);
+  const limits = parseLimitFlags(values);
   requireNetPermission(host, "server.ts");
   if (h2Workaround.active) console.error(warningLine());
   // Our own lines report what goes wrong; grpc-js's logger would add a second,
@@ -86,6 +137,7 @@ async function main(args: string[]): Promise<void> {
   }
   const stop = new AbortController();
   const server = await createGreeterServer({
+    ...limits,
     hostname: host,
     port,
     signal: stop.signal,
