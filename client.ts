@@ -10,6 +10,8 @@ import { Greeter } from "./proto/hello.ts";
 import {
   exitWithError,
   formatHostPort,
+  parseBytes,
+  parseCompression,
   parseCount,
   parseFlags,
   parseHost,
@@ -81,6 +83,13 @@ Options:
   --tls-server-name <n>
                       the name the server's certificate must carry, when
                       it is not --host (say localhost for 127.0.0.1)
+  --max-receive-bytes <n>
+                      largest response message accepted (default 4194304)
+  --keepalive-time <ms>
+                      PING the server this often during the call
+                      (default off; servers refuse more than one per 5 min)
+  --compression <gzip|identity>
+                      request encoding (default identity)
   --help              show this help
 
 Any --tls flag turns TLS on. Reading the TLS files needs --allow-read for
@@ -105,6 +114,9 @@ async function main(args: string[]): Promise<void> {
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "tls-server-name": { type: "string" },
+    "max-receive-bytes": { type: "string" },
+    "keepalive-time": { type: "string" },
+    compression: { type: "string" },
     help: { type: "boolean", default: false },
   });
   if (values.help) {
@@ -134,10 +146,17 @@ async function main(args: string[]): Promise<void> {
   const timeout = values.timeout === undefined
     ? (rpc === "hello" ? 10_000 : undefined)
     : parseMs(values.timeout, "--timeout");
+  const receive = values["max-receive-bytes"];
+  const keepalive = values["keepalive-time"];
+  const clientOptions: GreeterClientOptions = {
+    maxReceiveMessageBytes: receive === undefined ? undefined : parseBytes(receive, "--max-receive-bytes"),
+    keepaliveTimeMs: keepalive === undefined ? undefined : parseMs(keepalive, "--keepalive-time"),
+    compression: values.compression === undefined ? undefined : parseCompression(values.compression),
+  };
   requireNetPermission(host, "client.ts");
   const tls = readTlsFlags(values, host);
 
-  using client = createCliClient(formatHostPort(host, port), tls, values);
+  using client = createCliClient(formatHostPort(host, port), { ...clientOptions, tls }, values);
   const options: CallOptions = { timeout };
   const requests = names.map((name) => ({ name }));
   switch (rpc) {
@@ -161,11 +180,11 @@ async function main(args: string[]): Promise<void> {
 /** The client, with library errors about TLS options in the words of the flags. */
 function createCliClient(
   address: string,
-  tls: ClientTlsOptions | undefined,
+  options: GreeterClientOptions,
   values: { "tls-ca"?: string; "tls-cert"?: string; "tls-key"?: string },
 ): GreeterClient {
   try {
-    return createGreeterClient(address, { tls });
+    return createGreeterClient(address, options);
   } catch (error) {
     throw tlsFlagError(error, { cert: values["tls-cert"], key: values["tls-key"], ca: values["tls-ca"] });
   }

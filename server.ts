@@ -12,8 +12,12 @@ import { warningLine } from "./src/_h2_workaround.ts";
 import { h2Workaround } from "./src/_h2_workaround.ts";
 import {
   exitWithError,
+  parseBytes,
+  parseCompression,
+  parseCount,
   parseFlags,
   parseHost,
+  parseMs,
   parsePort,
   readPemFile,
   requireNetPermission,
@@ -78,10 +82,50 @@ Options:
   --insecure      allow plaintext on an address that is not loopback
   --help          show this help
 
+Limits, keepalive and compression (durations in ms):
+  --max-receive-bytes <n>         largest request message (default 4194304)
+  --max-send-bytes <n>            largest response message (default unlimited)
+  --keepalive-time <ms>           PING a quiet connection after (default 7200000)
+  --keepalive-timeout <ms>        close it when the ACK takes longer (default 20000)
+  --max-connection-age <ms>       GOAWAY to connections older than (default unlimited)
+  --max-connection-age-grace <ms> then close them after (default unlimited)
+  --min-ping-interval <ms>        fewest ms between a client's PINGs, 0 = any
+                                  (default 300000)
+  --compression <gzip|identity>   response encoding (default identity)
+
 Plaintext is served on loopback addresses only (127.0.0.0/8, ::1, localhost)
 unless --insecure is given. Reading the TLS files needs --allow-read for them,
 which the deno task does not grant: the error says what to run.
+
 Stops gracefully on SIGINT or SIGTERM.`;
+
+const LIMIT_FLAGS = {
+  "max-receive-bytes": { type: "string" },
+  "max-send-bytes": { type: "string" },
+  "keepalive-time": { type: "string" },
+  "keepalive-timeout": { type: "string" },
+  "max-connection-age": { type: "string" },
+  "max-connection-age-grace": { type: "string" },
+  "min-ping-interval": { type: "string" },
+  compression: { type: "string" },
+} as const;
+
+function parseLimitFlags(values: { [K in keyof typeof LIMIT_FLAGS]?: string }): ServerBaseOptions {
+  const flag = <T>(name: keyof typeof LIMIT_FLAGS, parse: (value: string, flag: string) => T) => {
+    const value = values[name];
+    return value === undefined ? undefined : parse(value, `--${name}`);
+  };
+  return {
+    maxReceiveMessageBytes: flag("max-receive-bytes", parseBytes),
+    maxSendMessageBytes: flag("max-send-bytes", parseBytes),
+    keepaliveTimeMs: flag("keepalive-time", parseMs),
+    keepaliveTimeoutMs: flag("keepalive-timeout", parseMs),
+    maxConnectionAgeMs: flag("max-connection-age", parseMs),
+    maxConnectionAgeGraceMs: flag("max-connection-age-grace", parseMs),
+    minPingIntervalMs: flag("min-ping-interval", parseCount),
+    compression: flag("compression", parseCompression),
+  };
+}
 
 async function main(args: string[]): Promise<void> {
   const values = parseFlags(args, {
@@ -93,6 +137,7 @@ async function main(args: string[]): Promise<void> {
     "tls-ca": { type: "string" },
     insecure: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
+    ...LIMIT_FLAGS,
   });
   if (values.help) {
     console.log(SERVE_HELP);
@@ -113,6 +158,7 @@ async function main(args: string[]): Promise<void> {
         "add --tls-cert and --tls-key, or --insecure to allow plaintext there",
     );
   }
+  const limits = parseLimitFlags(values);
   requireNetPermission(host, "server.ts");
   let tls: ServerTlsOptions | undefined;
   if (files.cert !== undefined && files.key !== undefined) {
@@ -132,6 +178,7 @@ async function main(args: string[]): Promise<void> {
   }
   const stop = new AbortController();
   const server = await createGreeterServer({
+    ...limits,
     hostname: host,
     port,
     tls,

@@ -207,3 +207,27 @@ export function exitWithError(error: unknown): never {
   console.error(`error: ${message.replace(/\s+/g, " ").trim()}`);
   Deno.exit(error instanceof UsageError ? 2 : 1);
 }
+
+/**
+ * A message size in bytes from a flag: an integer from 0 to 2147483647.
+ *
+ * @throws {UsageError} When it is not one.
+ */
+export function parseBytes(value: string, flag: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 0x7fffffff) {
+    throw new UsageError(`${flag} must be a number of bytes from 0 to 2147483647, got '${value}'`);
+  }
+  return Number(value);
+}
+
+/**
+ * A message encoding from a flag: `gzip` or `identity`.
+ *
+ * @throws {UsageError} When it is neither.
+ */
+export function parseCompression(value: string, flag = "--compression"): "gzip" | "identity" {
+  if (value !== "gzip" && value !== "identity") {
+    throw new UsageError(`${flag} must be 'gzip' or 'identity', got '${value}'`);
+  }
+  return value;
+}

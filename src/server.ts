@@ -15,6 +15,7 @@ import { h2Workaround } from "./_h2_workaround.ts";
 import { createStrictChecks } from "./_strict.ts";
 import { createDrainGate } from "./_drain.ts";
 import { coalesceWrites } from "./_coalesce.ts";
+import { serverLimits } from "./_limits.ts";
 import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
 import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
@@ -116,6 +117,30 @@ export interface ServerBaseOptions {
    * gets `UNKNOWN` and a generic message). Default: one line on stderr.
    */
   onError?: (error: unknown, method: string) => void;
+
+  /** Largest request message accepted, in bytes (after decompression); a larger one gets `RESOURCE_EXHAUSTED`. Default 4 MiB, as gRPC's. */
+  maxReceiveMessageBytes?: number;
+  /** Largest response message sent, in bytes; a larger one ends the call with `RESOURCE_EXHAUSTED`. Default `Infinity`, as gRPC's: the receiver's limit is what protects it. */
+  maxSendMessageBytes?: number;
+  /** Milliseconds a connection may be quiet before the server PINGs it. Default 7200000 (2 h), as gRPC's. */
+  keepaliveTimeMs?: number;
+  /** Milliseconds to wait for that PING's ACK before closing the connection. Default 20000, as gRPC's. */
+  keepaliveTimeoutMs?: number;
+  /** Age after which a connection gets GOAWAY (±10% jitter), so that clients reconnect and rebalance. Default `Infinity`. */
+  maxConnectionAgeMs?: number;
+  /** How long calls in flight may go on after that GOAWAY before the connection is closed. Default `Infinity`. */
+  maxConnectionAgeGraceMs?: number;
+  /**
+   * Fewest milliseconds between a client's PINGs: the third PING in a row that
+   * comes sooner gets GOAWAY ENHANCE_YOUR_CALM `too_many_pings` and the
+   * connection is closed, as grpc-go does. Default 300000 (5 min, grpc-go's
+   * `MinTime`); 0 turns the policy off.
+   */
+  minPingIntervalMs?: number;
+  /** Whether clients may PING while no call is in flight (else 2 h is the minimum then). Default false. */
+  permitKeepaliveWithoutCalls?: boolean;
+  /** Response encoding, used with clients that accept it. Default `"identity"`. */
+  compression?: "gzip" | "identity";
 }
 
 /** Options of {@linkcode createServer}. */
@@ -177,7 +202,7 @@ function bindError(hostname: string, port: number, cause: Error): Error {
  * @returns The listening server.
  * @throws {TypeError} When an option is invalid, two services share a name, a TLS PEM is invalid, or the
  * address is not loopback and neither `tls` nor `insecure` is set.
- * @throws {RangeError} When the port is out of range.
+ * @throws {RangeError} When the port, a size or a duration is out of range.
  * @throws {Error} When the address cannot be bound.
  */
 export async function createServer<const S extends readonly ServiceType[]>(
@@ -206,13 +231,15 @@ export async function createServer<const S extends readonly ServiceType[]>(
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   const onError = options.onError ?? defaultOnError;
   const onCall = options.onCall;
+  const limits = serverLimits(options);
   const strict = createStrictChecks();
   const gate = createDrainGate();
   const state: ServerState = { forcing: false };
   const server = new grpc.Server({
     ...h2Workaround.serverOptions(),
+    ...limits.channelOptions,
     ...options.channelOptions,
-    interceptors: [strict.interceptor, gate.interceptor],
+    interceptors: [strict.interceptor, gate.interceptor, ...limits.interceptors],
   });
 
   const env: AdapterEnv = {
@@ -279,6 +306,7 @@ export async function createServer<const S extends readonly ServiceType[]>(
   strict.attach(server);
   coalesceWrites(server);
   gate.attach(server);
+  limits.attach(server);
   await h2Workaround.warmUp(server, hostname, port, { tls: options.tls !== undefined });
 
   let shutdownPromise: Promise<void> | undefined;
