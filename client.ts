@@ -10,14 +10,20 @@ import { Greeter } from "./proto/hello.ts";
 import {
   exitWithError,
   formatHostPort,
+  parseBytes,
+  parseCompression,
   parseCount,
   parseFlags,
   parseHost,
   parseMs,
   parsePort,
+  readPemFile,
   requireNetPermission,
+  requireReadPermission,
+  tlsFlagError,
   UsageError,
 } from "./src/_cli.ts";
+import type { ClientTlsOptions } from "./src/tls.ts";
 
 /** Options of {@linkcode createGreeterClient}. */
 export type GreeterClientOptions = ClientOptions;
@@ -69,7 +75,25 @@ Options:
   --interval <ms>     pause between replies with --rpc replies (default 0)
   --timeout <ms>      deadline of the call (default 10000 for hello,
                       none for the streaming RPCs)
+  --tls               call over TLS, trusting the default roots
+  --tls-ca <f>        call over TLS, trusting these PEM CA certificates
+  --tls-cert <f>      mutual TLS: present this PEM client certificate;
+                      needs --tls-key
+  --tls-key <f>       the PEM private key of --tls-cert
+  --tls-server-name <n>
+                      the name the server's certificate must carry, when
+                      it is not --host (say localhost for 127.0.0.1)
+  --max-receive-bytes <n>
+                      largest response message accepted (default 4194304)
+  --keepalive-time <ms>
+                      PING the server this often during the call
+                      (default off; servers refuse more than one per 5 min)
+  --compression <gzip|identity>
+                      request encoding (default identity)
   --help              show this help
+
+Any --tls flag turns TLS on. Reading the TLS files needs --allow-read for
+them, which the deno task does not grant: the error says what to run.
 
 Prints each reply's name on its own line. Fails with one line on stderr and
 exit code 1 when the call fails, 2 when the flags are wrong.`;
@@ -85,6 +109,14 @@ async function main(args: string[]): Promise<void> {
     count: { type: "string", default: "0" },
     interval: { type: "string", default: "0" },
     timeout: { type: "string" },
+    tls: { type: "boolean", default: false },
+    "tls-ca": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "tls-server-name": { type: "string" },
+    "max-receive-bytes": { type: "string" },
+    "keepalive-time": { type: "string" },
+    compression: { type: "string" },
     help: { type: "boolean", default: false },
   });
   if (values.help) {
@@ -114,9 +146,17 @@ async function main(args: string[]): Promise<void> {
   const timeout = values.timeout === undefined
     ? (rpc === "hello" ? 10_000 : undefined)
     : parseMs(values.timeout, "--timeout");
+  const receive = values["max-receive-bytes"];
+  const keepalive = values["keepalive-time"];
+  const clientOptions: GreeterClientOptions = {
+    maxReceiveMessageBytes: receive === undefined ? undefined : parseBytes(receive, "--max-receive-bytes"),
+    keepaliveTimeMs: keepalive === undefined ? undefined : parseMs(keepalive, "--keepalive-time"),
+    compression: values.compression === undefined ? undefined : parseCompression(values.compression),
+  };
   requireNetPermission(host, "client.ts");
+  const tls = readTlsFlags(values, host);
 
-  using client = createGreeterClient(formatHostPort(host, port));
+  using client = createCliClient(formatHostPort(host, port), { ...clientOptions, tls }, values);
   const options: CallOptions = { timeout };
   const requests = names.map((name) => ({ name }));
   switch (rpc) {
@@ -135,6 +175,42 @@ async function main(args: string[]): Promise<void> {
       for await (const reply of client.bidiHello(requests, options)) console.log(reply.name);
       break;
   }
+}
+
+/** The client, with library errors about TLS options in the words of the flags. */
+function createCliClient(
+  address: string,
+  options: GreeterClientOptions,
+  values: { "tls-ca"?: string; "tls-cert"?: string; "tls-key"?: string },
+): GreeterClient {
+  try {
+    return createGreeterClient(address, options);
+  } catch (error) {
+    throw tlsFlagError(error, { cert: values["tls-cert"], key: values["tls-key"], ca: values["tls-ca"] });
+  }
+}
+
+/** The client TLS of the `--tls*` flags, read from their files; undefined for plaintext. */
+function readTlsFlags(
+  values: { tls: boolean; "tls-ca"?: string; "tls-cert"?: string; "tls-key"?: string; "tls-server-name"?: string },
+  host: string,
+): ClientTlsOptions | undefined {
+  const { tls, "tls-ca": ca, "tls-cert": cert, "tls-key": key, "tls-server-name": serverName } = values;
+  if (!tls && ca === undefined && cert === undefined && key === undefined && serverName === undefined) return undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError(cert === undefined ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key");
+  }
+  if (serverName === "") throw new UsageError("--tls-server-name must not be empty");
+  const paths = [ca, cert, key].filter((path) => path !== undefined);
+  // Without --tls-ca, grpc-js reads the roots from this file, when set.
+  const roots = ca === undefined ? Deno.env.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH") : undefined;
+  requireReadPermission(roots ? [...paths, roots] : paths, host, "client.ts");
+  return {
+    ca: ca === undefined ? undefined : readPemFile(ca, "--tls-ca"),
+    cert: cert === undefined ? undefined : readPemFile(cert, "--tls-cert"),
+    key: key === undefined ? undefined : readPemFile(key, "--tls-key"),
+    serverName,
+  };
 }
 
 if (import.meta.main) {

@@ -87,6 +87,7 @@ export {
 } from "./src/client.ts";
 export { GrpcError, type GrpcErrorOptions, Status } from "./src/errors.ts";
 export { Metadata, type MetadataInit, type MetadataValue } from "./src/metadata.ts";
+export type { ClientTlsOptions, Pem, ServerTlsOptions } from "./src/tls.ts";
 
 // The tutorial's Greeter, built on the above.
 export { createGreeterServer, type GreeterServer, type GreeterServerOptions } from "./server.ts";

@@ -14,6 +14,9 @@ import { GrpcError, Status } from "./errors.ts";
 import type { AnyMethod, Init, MessageType, MethodType, ServiceType } from "./schema.ts";
 import type { ChannelOptions } from "./server.ts";
 import { firstEvent } from "./_events.ts";
+import { channelCredentials } from "./_tls.ts";
+import type { ClientTlsOptions } from "./tls.ts";
+import { checkCompression, clientChannelOptions, withCompression } from "./_limits.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -29,12 +32,34 @@ export interface CallOptions {
   onHeader?: (metadata: Metadata) => void;
   /** Called with the trailers when the call ends, whatever its status. */
   onTrailer?: (metadata: Metadata) => void;
+  /**
+   * Request encoding of this call; default the client's `compression`. grpc-js
+   * compresses per channel only, so the first call that asks for the other
+   * encoding opens a second connection for such calls.
+   */
+  compression?: "gzip" | "identity";
 }
 
 /** Options of {@linkcode createClient}. */
 export interface ClientOptions {
   /** grpc-js channel arguments, such as `"grpc.keepalive_time_ms"`. */
   channelOptions?: ChannelOptions;
+  /**
+   * Call over TLS: `{}` trusts the default roots, `{ ca }` a CA of yours;
+   * `cert` and `key` add a client certificate (mutual TLS). Without it the
+   * client speaks plaintext.
+   */
+  tls?: ClientTlsOptions;
+  /** Largest response message accepted, in bytes (after decompression); a larger one fails the call with `RESOURCE_EXHAUSTED`. Default 4 MiB, as gRPC's. */
+  maxReceiveMessageBytes?: number;
+  /** Largest request message sent, in bytes; a larger one fails the call with `RESOURCE_EXHAUSTED` before it is sent. Default `Infinity`, as gRPC's. */
+  maxSendMessageBytes?: number;
+  /** Milliseconds between keepalive PINGs while calls are in flight. Default `Infinity` (off), as gRPC's; servers refuse PINGs more often than they allow (5 min by default). */
+  keepaliveTimeMs?: number;
+  /** Milliseconds to wait for a keepalive PING's ACK before the connection counts as dead. Default 20000. */
+  keepaliveTimeoutMs?: number;
+  /** Request encoding of every call, unless the call says otherwise. Default `"identity"`. */
+  compression?: "gzip" | "identity";
 }
 
 /** What a client-streaming or bidirectional call sends: requests, in order. */
@@ -216,12 +241,28 @@ function checkAddress(address: unknown): string {
  * }
  * ```
  *
+ * @example Call over mutual TLS
+ * ```ts ignore
+ * import { createClient, Greeter } from "./mod.ts";
+ *
+ * using client = createClient(Greeter, "localhost:8443", {
+ *   tls: {
+ *     ca: await Deno.readTextFile("certs/ca.pem"),
+ *     cert: await Deno.readTextFile("certs/client.pem"),
+ *     key: await Deno.readTextFile("certs/client.key"),
+ *   },
+ * });
+ * console.log((await client.sayHello({ name: "zzz" })).name);
+ * ```
+ *
  * @param service The service definition, from generated code.
  * @param address `host:port` of the server, such as `server.address`.
- * @param options Channel options.
+ * @param options Channel options and TLS.
  * @returns The client; close it when done.
- * @throws {TypeError} When `address` is not `host:port`, or an RPC is named like a client member.
- * @throws {RangeError} When the port is out of range.
+ * @throws {TypeError} When `address` is not `host:port`, an RPC is named like a client member, or a TLS
+ * option is invalid.
+ * @throws {RangeError} When the port, a size or a duration is out of range.
+ * @throws {Error} When `tls` has no `ca` and the default roots cannot be read.
  */
 export function createClient<S extends ServiceType>(
   service: S,
@@ -232,13 +273,30 @@ export function createClient<S extends ServiceType>(
     throw new TypeError("Service must be a definition made by `deno task gen`");
   }
   checkAddress(address);
-  const client = new grpc.Client(address, grpc.credentials.createInsecure(), options.channelOptions);
+  const limits = clientChannelOptions(options);
+  // One channel per request encoding (grpc-js chooses compression per channel), each with the same credentials.
+  const tls = options.tls === undefined ? undefined : channelCredentials(options.tls, address);
+  const credentials = tls?.credentials ?? grpc.credentials.createInsecure();
+  const channelFor = (channelOptions: grpc.ChannelOptions) =>
+    new grpc.Client(address, credentials, { ...channelOptions, ...options.channelOptions, ...tls?.channelOptions });
+  const client = channelFor(limits);
   let closed = false;
+  const channels = new Map<string, grpc.Client>([[options.compression ?? "identity", client]]);
+  const clientFor = (callOptions: CallOptions | undefined): grpc.Client => {
+    const compression = checkCompression(callOptions?.compression, "CallOptions.compression");
+    if (compression === undefined || closed) return client;
+    let channel = channels.get(compression);
+    if (!channel) {
+      channel = channelFor(withCompression(limits, compression));
+      channels.set(compression, channel);
+    }
+    return channel;
+  };
 
   function close(): void {
     if (closed) return;
     closed = true;
-    client.close();
+    for (const channel of channels.values()) channel.close();
   }
 
   const out: Record<string | symbol, unknown> = { address, close, [Symbol.dispose]: close };
@@ -247,13 +305,13 @@ export function createClient<S extends ServiceType>(
       client.close();
       throw new TypeError(`Service '${service.typeName}' has an RPC named '${localName}', which clients reserve`);
     }
-    out[localName] = callerOf(client, method);
+    out[localName] = callerOf(clientFor, method);
   }
   return out as Client<S>;
 }
 
 /** The client method of one RPC. */
-function callerOf(client: grpc.Client, method: AnyMethod): unknown {
+function callerOf(clientFor: (options: CallOptions | undefined) => grpc.Client, method: AnyMethod): unknown {
   const path = method.path;
   const input = method.I as MessageType<object>;
   const decode = method.O.decode as (bytes: Buffer) => unknown;
@@ -263,25 +321,34 @@ function callerOf(client: grpc.Client, method: AnyMethod): unknown {
         new Promise((resolve, reject) => {
           const setup = new CallSetup(path, callOptions);
           const bytes = input.encode(request as Init<object>) as Buffer;
-          setup.attach(client.makeUnaryRequest(
-            path,
-            identity,
-            decode,
-            bytes,
-            setup.metadata,
-            setup.callOptions,
-            (error, value) => {
-              setup.detach();
-              error ? reject(setup.toError(error)) : resolve(value);
-            },
-          ));
+          setup.attach(
+            clientFor(callOptions).makeUnaryRequest(
+              path,
+              identity,
+              decode,
+              bytes,
+              setup.metadata,
+              setup.callOptions,
+              (error, value) => {
+                setup.detach();
+                error ? reject(setup.toError(error)) : resolve(value);
+              },
+            ),
+          );
         });
     case "server_streaming":
       return async function* (request: unknown, callOptions: CallOptions = {}) {
         const setup = new CallSetup(path, callOptions);
         const bytes = input.encode(request as Init<object>) as Buffer;
         const call = setup.attach(
-          client.makeServerStreamRequest(path, identity, decode, bytes, setup.metadata, setup.callOptions),
+          clientFor(callOptions).makeServerStreamRequest(
+            path,
+            identity,
+            decode,
+            bytes,
+            setup.metadata,
+            setup.callOptions,
+          ),
         );
         let ended = false;
         call.once("status", () => ended = true);
@@ -305,14 +372,16 @@ function callerOf(client: grpc.Client, method: AnyMethod): unknown {
             setup.detach();
             error ? reject(setup.toError(error)) : resolve(value);
           };
-          const call = setup.attach(client.makeClientStreamRequest(
-            path,
-            identity,
-            decode,
-            setup.metadata,
-            setup.callOptions,
-            (error, value) => settle(error, value),
-          ));
+          const call = setup.attach(
+            clientFor(callOptions).makeClientStreamRequest(
+              path,
+              identity,
+              decode,
+              setup.metadata,
+              setup.callOptions,
+              (error, value) => settle(error, value),
+            ),
+          );
           pump(requests, input, call).catch((error) => {
             settle(error);
             call.cancel();
@@ -322,7 +391,7 @@ function callerOf(client: grpc.Client, method: AnyMethod): unknown {
       return async function* (requests: AsyncIterable<unknown> | Iterable<unknown>, callOptions: CallOptions = {}) {
         const setup = new CallSetup(path, callOptions);
         const call = setup.attach(
-          client.makeBidiStreamRequest(path, identity, decode, setup.metadata, setup.callOptions),
+          clientFor(callOptions).makeBidiStreamRequest(path, identity, decode, setup.metadata, setup.callOptions),
         );
         let ended = false;
         call.once("status", () => ended = true);

@@ -15,10 +15,13 @@ import { h2Workaround } from "./_h2_workaround.ts";
 import { createStrictChecks } from "./_strict.ts";
 import { createDrainGate } from "./_drain.ts";
 import { coalesceWrites } from "./_coalesce.ts";
+import { serverLimits } from "./_limits.ts";
 import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
 import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
 import { bareHandler, benchSwitched } from "./_bench_off.ts";
+import { isLoopback, serverCredentials } from "./_tls.ts";
+import type { ServerTlsOptions } from "./tls.ts";
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -91,6 +94,17 @@ export interface ServerBaseOptions {
   hostname?: string;
   /** The port to listen on; 0 picks a free one. */
   port?: number;
+  /**
+   * Serve over TLS with this certificate and key; with `ca`, mutual TLS.
+   * Without it the server speaks plaintext, which it does only on a loopback
+   * address unless {@linkcode ServerBaseOptions.insecure} is set.
+   */
+  tls?: ServerTlsOptions;
+  /**
+   * Allow plaintext on an address that is not loopback (127.0.0.0/8, ::1,
+   * `localhost`), such as `"0.0.0.0"`. Default false: such a server throws.
+   */
+  insecure?: boolean;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
   /** grpc-js channel arguments, such as `"grpc.max_receive_message_length"`. */
@@ -104,6 +118,30 @@ export interface ServerBaseOptions {
    * gets `UNKNOWN` and a generic message). Default: one line on stderr.
    */
   onError?: (error: unknown, method: string) => void;
+
+  /** Largest request message accepted, in bytes (after decompression); a larger one gets `RESOURCE_EXHAUSTED`. Default 4 MiB, as gRPC's. */
+  maxReceiveMessageBytes?: number;
+  /** Largest response message sent, in bytes; a larger one ends the call with `RESOURCE_EXHAUSTED`. Default `Infinity`, as gRPC's: the receiver's limit is what protects it. */
+  maxSendMessageBytes?: number;
+  /** Milliseconds a connection may be quiet before the server PINGs it. Default 7200000 (2 h), as gRPC's. */
+  keepaliveTimeMs?: number;
+  /** Milliseconds to wait for that PING's ACK before closing the connection. Default 20000, as gRPC's. */
+  keepaliveTimeoutMs?: number;
+  /** Age after which a connection gets GOAWAY (±10% jitter), so that clients reconnect and rebalance. Default `Infinity`. */
+  maxConnectionAgeMs?: number;
+  /** How long calls in flight may go on after that GOAWAY before the connection is closed. Default `Infinity`. */
+  maxConnectionAgeGraceMs?: number;
+  /**
+   * Fewest milliseconds between a client's PINGs: the third PING in a row that
+   * comes sooner gets GOAWAY ENHANCE_YOUR_CALM `too_many_pings` and the
+   * connection is closed, as grpc-go does. Default 300000 (5 min, grpc-go's
+   * `MinTime`); 0 turns the policy off.
+   */
+  minPingIntervalMs?: number;
+  /** Whether clients may PING while no call is in flight (else 2 h is the minimum then). Default false. */
+  permitKeepaliveWithoutCalls?: boolean;
+  /** Response encoding, used with clients that accept it. Default `"identity"`. */
+  compression?: "gzip" | "identity";
 }
 
 /** Options of {@linkcode createServer}. */
@@ -163,8 +201,9 @@ function bindError(hostname: string, port: number, cause: Error): Error {
  *
  * @param options Where to listen, the services, and the hooks.
  * @returns The listening server.
- * @throws {TypeError} When an option is invalid, or two services share a name.
- * @throws {RangeError} When the port is out of range.
+ * @throws {TypeError} When an option is invalid, two services share a name, a TLS PEM is invalid, or the
+ * address is not loopback and neither `tls` nor `insecure` is set.
+ * @throws {RangeError} When the port, a size or a duration is out of range.
  * @throws {Error} When the address cannot be bound.
  */
 export async function createServer<const S extends readonly ServiceType[]>(
@@ -178,9 +217,22 @@ export async function createServer<const S extends readonly ServiceType[]>(
   if (!Array.isArray(options.services)) {
     throw new TypeError("Services must be an array of [definition, handlers] pairs");
   }
+  if (options.insecure !== undefined && typeof options.insecure !== "boolean") {
+    throw new TypeError(`insecure must be a boolean, got ${typeof options.insecure}`);
+  }
+  if (options.tls === undefined && !options.insecure && !isLoopback(hostname)) {
+    throw new TypeError(
+      `Refusing to serve plaintext on '${hostname}', which is not a loopback address: ` +
+        "pass tls, or insecure: true to allow plaintext there",
+    );
+  }
+  const credentials = options.tls === undefined
+    ? grpc.ServerCredentials.createInsecure()
+    : serverCredentials(options.tls);
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   const onError = options.onError ?? defaultOnError;
   const onCall = options.onCall;
+  const limits = serverLimits(options);
   const strict = createStrictChecks();
   const gate = createDrainGate();
   const state: ServerState = { forcing: false };
@@ -189,8 +241,9 @@ export async function createServer<const S extends readonly ServiceType[]>(
   if (!benchSwitched("drain")) interceptors.push(gate.interceptor);
   const server = new grpc.Server({
     ...(benchSwitched("h2cap") ? { "grpc.max_concurrent_streams": 1000 } : h2Workaround.serverOptions()),
+    ...limits.channelOptions,
     ...options.channelOptions,
-    interceptors,
+    interceptors: [...interceptors, ...limits.interceptors],
   });
 
   const env: AdapterEnv = {
@@ -249,7 +302,7 @@ export async function createServer<const S extends readonly ServiceType[]>(
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       formatHostPort(hostname, requestedPort),
-      grpc.ServerCredentials.createInsecure(),
+      credentials,
       (error, port) => {
         if (!error) return resolve(port);
         server.forceShutdown();
@@ -260,7 +313,8 @@ export async function createServer<const S extends readonly ServiceType[]>(
   if (!benchSwitched("strict")) strict.attach(server);
   if (!benchSwitched("coalesce")) coalesceWrites(server);
   if (!benchSwitched("drain")) gate.attach(server);
-  await h2Workaround.warmUp(server, hostname, port);
+  limits.attach(server);
+  await h2Workaround.warmUp(server, hostname, port, { tls: options.tls !== undefined });
 
   let shutdownPromise: Promise<void> | undefined;
   let resolveFinished!: () => void;

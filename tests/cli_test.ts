@@ -171,7 +171,7 @@ Deno.test("the command lines reject bad input with one line and exit code 2", as
     ["serve", ["--port", "-1"], /^error: --port must be an integer from 0 to 65535, got '-1'$/],
     [
       "serve",
-      ["--host", "0.0.0.0"],
+      ["--host", "0.0.0.0", "--insecure"],
       /^error: no network permission for '0\.0\.0\.0': run `deno run --allow-net=0\.0\.0\.0 /,
     ],
   ];
