@@ -75,6 +75,8 @@ export {
   type ServerOptions,
   type ServiceEntry,
   type ServiceHandlers,
+  type WorkerEvent,
+  type WorkerEventKind,
 } from "./src/server.ts";
 export {
   type CallOptions,

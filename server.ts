@@ -27,6 +27,7 @@ import {
 } from "./src/_cli.ts";
 import { isLoopback } from "./src/_tls.ts";
 import type { ServerTlsOptions } from "./src/tls.ts";
+import { workerCount } from "./src/_workers.ts";
 
 /** Options of {@linkcode createGreeterServer}. */
 export interface GreeterServerOptions extends ServerBaseOptions {
@@ -61,10 +62,18 @@ export type GreeterServer = Server;
  */
 export function createGreeterServer(options: GreeterServerOptions = {}): Promise<GreeterServer> {
   const { handlers, ...rest } = options;
+  if (handlers !== undefined && workerCount(options.workers) > 1) {
+    return Promise.reject(
+      new TypeError(
+        "Custom handlers cannot be sent to workers: use createServer with workerModule, a module exporting `services`",
+      ),
+    );
+  }
   return createServer({
     ...rest,
     port: options.port ?? 8001,
     services: [[Greeter, { ...greeterHandlers, ...handlers }]],
+    workerModule: new URL("./src/greeter_services.ts", import.meta.url),
   });
 }
 
@@ -75,7 +84,8 @@ Usage: deno task serve [options]
 Options:
   --host <host>   address to listen on (default 127.0.0.1; IPv6 as ::1 or [::1])
   --port <port>   port to listen on, 0 for any free one (default 8001)
-  --verbose       log each call: method, status, duration
+  --workers <n>   servers on this port, each in a Web Worker; auto = one per core (default 1)
+  --verbose       log each call: method, status, duration (and, with workers, which one)
   --tls-cert <f>  serve TLS with this PEM certificate (chain); needs --tls-key
   --tls-key <f>   the PEM private key of --tls-cert
   --tls-ca <f>    mutual TLS: require client certificates signed by these PEM CAs
@@ -132,6 +142,7 @@ async function main(args: string[]): Promise<void> {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "8001" },
     verbose: { type: "boolean", default: false },
+    workers: { type: "string", default: "1" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "tls-ca": { type: "string" },
@@ -145,6 +156,15 @@ async function main(args: string[]): Promise<void> {
   }
   const port = parsePort(values.port, "--port", { allowZero: true });
   const host = parseHost(values.host);
+  if (values.workers !== "auto" && !/^\d+$/.test(values.workers)) {
+    throw new UsageError(`--workers takes a number or 'auto', got '${values.workers}'`);
+  }
+  const workers = values.workers === "auto" ? "auto" : Number(values.workers);
+  try {
+    workerCount(workers);
+  } catch (error) {
+    throw new UsageError(`--workers: ${(error as Error).message}`);
+  }
   const files = { cert: values["tls-cert"], key: values["tls-key"], ca: values["tls-ca"] };
   if ((files.cert === undefined) !== (files.key === undefined)) {
     throw new UsageError(files.cert === undefined ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key");
@@ -184,10 +204,12 @@ async function main(args: string[]): Promise<void> {
     tls,
     insecure: values.insecure,
     signal: stop.signal,
+    workers,
     onCall: values.verbose
       ? (event) =>
         console.log(
-          `${event.method} ${statusName(event.code)} ${event.durationMs.toFixed(1)}ms` +
+          (event.worker === undefined ? "" : `[worker ${event.worker}] `) +
+            `${event.method} ${statusName(event.code)} ${event.durationMs.toFixed(1)}ms` +
             (event.code === Status.OK ? "" : ` ${JSON.stringify(event.details)}`),
         )
       : undefined,

@@ -22,6 +22,10 @@ import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handle
 import { bareHandler, benchSwitched } from "./_bench_off.ts";
 import { isLoopback, serverCredentials } from "./_tls.ts";
 import type { ServerTlsOptions } from "./tls.ts";
+import { listenReusePort } from "./_listener.ts";
+import { startWorkers, workerCount, type WorkerEvent } from "./_workers.ts";
+
+export type { WorkerEvent, WorkerEventKind } from "./_workers.ts";
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -86,6 +90,8 @@ export interface CallEvent {
   durationMs: number;
   /** The client's address. */
   peer: string;
+  /** Which worker served it, from 1, when the server runs {@linkcode ServerBaseOptions.workers}. */
+  worker?: number;
 }
 
 /** Where to listen and how to behave, for any server. */
@@ -113,6 +119,16 @@ export interface ServerBaseOptions {
   gracePeriodMs?: number;
   /** Called once for every call, after its status is sent. */
   onCall?: (event: CallEvent) => void;
+  /**
+   * How many servers to run on this port, each in a Web Worker of its own (a
+   * thread with its own isolate), the kernel spreading the connections among
+   * them (`SO_REUSEPORT`, Linux); `"auto"` runs one per core. A worker that
+   * dies is replaced, and said so on stderr; shutdown drains every worker.
+   * Default 1: no worker, the server runs on the calling thread.
+   */
+  workers?: number | "auto";
+  /** Called when a worker starts or dies. Default: one line on stderr for a worker that died. */
+  onWorker?: (event: WorkerEvent) => void;
   /**
    * Called with what a handler threw when it was not a `GrpcError` (the client
    * gets `UNKNOWN` and a generic message). Default: one line on stderr.
@@ -150,6 +166,19 @@ export interface ServerOptions<S extends readonly ServiceType[] = readonly Servi
   port?: number;
   /** The services to host, each with its handlers: `[[Greeter, { sayHello() {...} }], ...]`. */
   services: { readonly [K in keyof S]: readonly [S[K], NoInfer<ServiceHandlers<S[K]>>] };
+  /**
+   * With more than one of {@linkcode ServerBaseOptions.workers}: the module
+   * each worker imports, which must export `services`, the same list as
+   * {@linkcode ServerOptions.services} (handlers are functions, which cannot
+   * be sent to a worker). Required then.
+   */
+  workerModule?: string | URL;
+}
+
+/** How a server made inside a worker listens and reports. */
+export interface InWorker {
+  /** The worker's number, from 1. */
+  worker: number;
 }
 
 /** A listening server. */
@@ -209,6 +238,20 @@ function bindError(hostname: string, port: number, cause: Error): Error {
 export async function createServer<const S extends readonly ServiceType[]>(
   options: ServerOptions<S>,
 ): Promise<Server> {
+  const workers = workerCount(options.workers);
+  if (workers > 1) return await startWorkers(options as ServerOptions, workers);
+  return await serveHere(options as ServerOptions);
+}
+
+/**
+ * {@linkcode createServer} on this thread; inside a worker, listening with
+ * `SO_REUSEPORT` beside the other workers.
+ *
+ * @param options As {@linkcode createServer}'s.
+ * @param inWorker Set when called from a worker.
+ * @returns The listening server.
+ */
+export async function serveHere(options: ServerOptions, inWorker?: InWorker): Promise<Server> {
   const hostname = options.hostname ?? "127.0.0.1";
   const requestedPort = options.port ?? 0;
   if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
@@ -249,7 +292,14 @@ export async function createServer<const S extends readonly ServiceType[]>(
   const env: AdapterEnv = {
     state,
     report(call: Call, code: Status, details: string): void {
-      onCall?.({ method: call.method, code, details, durationMs: call.elapsed(), peer: call.peer });
+      onCall?.({
+        method: call.method,
+        code,
+        details,
+        durationMs: call.elapsed(),
+        peer: call.peer,
+        ...(inWorker ? { worker: inWorker.worker } : {}),
+      });
     },
     toStatus(call: Call, error: unknown): grpc.StatusObject {
       let grpcError: GrpcError;
@@ -299,7 +349,13 @@ export async function createServer<const S extends readonly ServiceType[]>(
   }
   h2Workaround.register(server);
 
-  const port = await new Promise<number>((resolve, reject) => {
+  const listener = inWorker
+    ? await listenReusePort(server, credentials, hostname, requestedPort).catch((error) => {
+      server.forceShutdown();
+      throw bindError(hostname, requestedPort, error);
+    })
+    : undefined;
+  const port = listener ? listener.port : await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       formatHostPort(hostname, requestedPort),
       credentials,
@@ -325,6 +381,8 @@ export async function createServer<const S extends readonly ServiceType[]>(
     options.signal?.removeEventListener("abort", onAbort);
     // Not tryShutdown() at once: see _drain.ts for how that cuts answers.
     const started = performance.now();
+    // Not awaited: it settles once the connections it handed over are closed too.
+    void listener?.close();
     await gate.drain(gracePeriodMs);
     await new Promise<void>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {

@@ -572,7 +572,12 @@ async function definePeers(names: string[], pythonServer: string, log: (line: st
       peers.push({
         name,
         what: `server.ts --workers auto (${navigator.hardwareConcurrency} workers)`,
-        greeter: denoOurs("server.ts", ["--workers", "auto"]),
+        greeter: {
+          ...denoOurs("server.ts", ["--workers", "auto"]),
+          // The workers load their modules at run time, as `deno task serve` lets them.
+          args: ["run", "--allow-net=127.0.0.1", "--allow-read=src,proto", envFlag, "server.ts", "--port", "0"]
+            .concat(["--workers", "auto"]),
+        },
       });
     } else if (name.startsWith("ours-no-")) {
       const piece = name.slice("ours-no-".length);
