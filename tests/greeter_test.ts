@@ -1,4 +1,12 @@
-import { assert, assertEquals, assertGreaterOrEqual, assertInstanceOf, assertRejects } from "@std/assert";
+import * as http2 from "node:http2";
+import {
+  assert,
+  assertEquals,
+  assertGreaterOrEqual,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import { createGreeterClient, createGreeterServer, GrpcError, Metadata, Status } from "../mod.ts";
 import type { CallContext } from "../mod.ts";
 
@@ -198,6 +206,7 @@ Deno.test("handler errors become statuses", async (t) => {
     onError: (error) => logged.push(error),
     handlers: {
       sayHello({ name }) {
+        if (name === "ok") throw new GrpcError(Status.OK, "fine");
         if (name === "missing") {
           throw new GrpcError(Status.NOT_FOUND, "no user named 'missing'", {
             metadata: new Metadata({ "x-reason": "gone" }),
@@ -227,6 +236,12 @@ Deno.test("handler errors become statuses", async (t) => {
     const error = await assertRejects(() => client.sayHello({ name: "boom" }), GrpcError);
     assertEquals([error.code, error.details], [Status.UNKNOWN, "Unexpected server error"]);
     assertEquals((logged[0] as Error).message, "database password is hunter2");
+  });
+  await t.step("a GrpcError with OK is refused with RangeError: UNKNOWN on the wire, and logged", async () => {
+    const error = await assertRejects(() => client.sayHello({ name: "ok" }), GrpcError);
+    assertEquals([error.code, error.details], [Status.UNKNOWN, "Unexpected server error"]);
+    assertInstanceOf(logged.at(-1), RangeError);
+    assertStringIncludes((logged.at(-1) as Error).message, "got 0 (OK)");
   });
   await t.step("a server stream fails after its first message", async () => {
     const received: string[] = [];
@@ -301,4 +316,32 @@ Deno.test("createGreeterServer() and createGreeterClient() check their arguments
   using client = createGreeterClient(server.address);
   await assertRejects(() => client.sayHello({ name: "\ud800" }), TypeError, "lone surrogate");
   await assertRejects(() => client.sayHello({}, { timeout: -1 }), RangeError);
+});
+
+Deno.test("createGreeterClient() reads a status code gRPC does not define as UNKNOWN", async (t) => {
+  // A bare HTTP/2 server that answers every call with trailers only and the status it is told.
+  let status = "0";
+  const server = http2.createServer();
+  server.on("stream", (stream: http2.ServerHttp2Stream) => {
+    stream.respond(
+      { ":status": 200, "content-type": "application/grpc", "grpc-status": status, "grpc-message": "odd" },
+      {
+        endStream: true,
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    using client = createGreeterClient(`127.0.0.1:${port}`);
+    for (const [code, expected] of [["17", Status.UNKNOWN], ["99", Status.UNKNOWN], ["16", Status.UNAUTHENTICATED]]) {
+      await t.step(`grpc-status ${code}`, async () => {
+        status = code as string;
+        const error = await assertRejects(() => client.sayHello({ name: "a" }), GrpcError);
+        assertEquals([error.code, error.details], [expected, "odd"]);
+      });
+    }
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

@@ -90,7 +90,14 @@ class InteropPlan {
     if (status !== undefined) {
       const message = first(metadata, INTEROP_KEYS.statusMessage);
       const details = message === undefined ? "" : Buffer.from(message).toString("utf8");
-      this.#status = new GrpcError(Number(status) as Status, details);
+      const code = Number(status);
+      if (!Number.isInteger(code) || code < 1 || code > 16) {
+        throw new GrpcError(
+          Status.INVALID_ARGUMENT,
+          `${INTEROP_KEYS.status} must be a code from 1 to 16, got '${status}'`,
+        );
+      }
+      this.#status = new GrpcError(code as Status, details);
     }
     const initial = first(metadata, INTEROP_KEYS.echoInitial);
     if (initial !== undefined) ctx.header.set(INTEROP_KEYS.echoInitial, initial);
@@ -224,7 +231,9 @@ async function callUnknown(address: string, path: string): Promise<void> {
     });
   } catch (error) {
     const { code, details } = error as grpc.ServiceError;
-    throw new GrpcError(code as Status, details, { cause: error, method: path });
+    // As our client does: a code gRPC does not define (or OK) reads as UNKNOWN.
+    const status = Number.isInteger(code) && code >= 1 && code <= 16 ? code as Status : Status.UNKNOWN;
+    throw new GrpcError(status, details, { cause: error, method: path });
   } finally {
     raw.close();
   }
