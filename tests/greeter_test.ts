@@ -6,6 +6,7 @@ import {
   assertInstanceOf,
   assertRejects,
   assertStringIncludes,
+  assertThrows,
 } from "@std/assert";
 import { createGreeterClient, createGreeterServer, GrpcError, Metadata, Status } from "../mod.ts";
 import type { CallContext } from "../mod.ts";
@@ -79,13 +80,13 @@ Deno.test("createGreeterServer() serves every RPC kind with the tutorial's repli
 });
 
 Deno.test("createGreeterClient() rejects with DEADLINE_EXCEEDED", async (t) => {
-  let serverSignal: AbortSignal | undefined;
+  let serverAborted = Promise.withResolvers<unknown>();
   await using server = await createGreeterServer({
     ...LOCAL,
     handlers: {
       async sayHello(_request, context) {
-        serverSignal = context.signal;
         await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+        serverAborted.resolve(context.signal.reason);
         return {};
       },
     },
@@ -93,13 +94,24 @@ Deno.test("createGreeterClient() rejects with DEADLINE_EXCEEDED", async (t) => {
   using client = createGreeterClient(server.address);
 
   await t.step("on a unary call, with the timeout in the message", async () => {
+    serverAborted = Promise.withResolvers();
     const error = await assertRejects(() => client.sayHello({ name: "slow" }, { timeout: 50 }), GrpcError);
     assertEquals(error.code, Status.DEADLINE_EXCEEDED);
     assertEquals(error.message, "/Greeter/SayHello DEADLINE_EXCEEDED: deadline exceeded after 50ms");
     // The server-side signal fires too, as a TimeoutError.
-    for (let i = 0; i < 50 && !serverSignal?.aborted; i++) await new Promise((r) => setTimeout(r, 10));
-    assert(serverSignal?.aborted, "the handler's signal did not fire");
-    assertEquals((serverSignal.reason as DOMException).name, "TimeoutError");
+    const reason = await serverAborted.promise;
+    assertInstanceOf(reason, DOMException);
+    assertEquals(reason.name, "TimeoutError");
+  });
+  await t.step("on a unary call, with a deadline date: the time it had in the message", async () => {
+    serverAborted = Promise.withResolvers();
+    const error = await assertRejects(
+      () => client.sayHello({ name: "slow" }, { deadline: new Date(Date.now() + 100) }),
+      GrpcError,
+    );
+    assertEquals(error.code, Status.DEADLINE_EXCEEDED);
+    assertBudget(error.message, "/Greeter/SayHello", 100);
+    assertEquals((await serverAborted.promise as DOMException).name, "TimeoutError");
   });
   await t.step("on a server stream, with a deadline date", async () => {
     const error = await assertRejects(
@@ -107,8 +119,25 @@ Deno.test("createGreeterClient() rejects with DEADLINE_EXCEEDED", async (t) => {
       GrpcError,
     );
     assertEquals(error.code, Status.DEADLINE_EXCEEDED);
+    assertBudget(error.message, "/Greeter/LotsOfReplies", 150);
+  });
+  await t.step("with a deadline date already past: after 0ms", async () => {
+    const error = await assertRejects(
+      () => client.sayHello({ name: "late" }, { deadline: new Date(Date.now() - 1000) }),
+      GrpcError,
+    );
+    assertEquals(error.message, "/Greeter/SayHello DEADLINE_EXCEEDED: deadline exceeded after 0ms");
   });
 });
+
+/** The message of a deadline given as a date: the milliseconds left when the call began, at most `ms`. */
+function assertBudget(message: string, method: string, ms: number): void {
+  const match = message.match(/^(\S+) DEADLINE_EXCEEDED: deadline exceeded after (\d+)ms$/);
+  assert(match, `not a deadline message: ${message}`);
+  assertEquals(match[1], method);
+  const budget = Number(match[2]);
+  assert(budget <= ms && budget >= ms - 20, `deadline exceeded after ${budget}ms, for a deadline ${ms}ms away`);
+}
 
 Deno.test("createGreeterClient() cancels with its signal, and the handler's signal fires", async (t) => {
   const aborted = Promise.withResolvers<unknown>();
@@ -306,12 +335,16 @@ Deno.test("createGreeterServer() reports each call to onCall", async () => {
 Deno.test("createGreeterServer() and createGreeterClient() check their arguments", async () => {
   await assertRejects(() => createGreeterServer({ port: 70000 }), RangeError, "Port must be");
   await assertRejects(() => createGreeterServer({ hostname: "127.0.0.1", port: -1 }), RangeError);
-  try {
-    createGreeterClient("");
-    throw new Error("no TypeError");
-  } catch (error) {
-    assertInstanceOf(error, TypeError);
-  }
+  assertThrows(() => createGreeterClient(""), TypeError, "non-empty");
+  // Without a port grpc-js would silently use 443.
+  assertThrows(() => createGreeterClient("127.0.0.1"), TypeError, `Address "127.0.0.1" is not 'host:port'`);
+  assertThrows(() => createGreeterClient("[::1]"), TypeError, "is not 'host:port'");
+  assertThrows(() => createGreeterClient("::1:8001"), TypeError, "put an IPv6 host in brackets");
+  assertThrows(() => createGreeterClient("[::1]:0"), RangeError, "must be from 1 to 65535");
+  assertThrows(() => createGreeterClient("127.0.0.1:65536"), RangeError, "must be from 1 to 65535");
+  // gRPC names with a scheme are grpc-js's to resolve.
+  createGreeterClient("dns:localhost:8001").close();
+  createGreeterClient("[::1]:8001").close();
   await using server = await createGreeterServer(LOCAL);
   using client = createGreeterClient(server.address);
   await assertRejects(() => client.sayHello({ name: "\ud800" }), TypeError, "lone surrogate");
