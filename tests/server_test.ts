@@ -8,6 +8,7 @@ import {
   Status,
 } from "../mod.ts";
 import type { CallContext } from "../mod.ts";
+import { settles } from "./_wait.ts";
 
 /**
  * One held call at a time: its handler says when it has started and when its
@@ -63,13 +64,13 @@ Deno.test("createGreeterServer() reports a unary or client-streaming call the cl
       held = new HeldCall();
       const controller = new AbortController();
       const reply = call({ signal: controller.signal }, controller.signal);
-      await held.entered.promise;
+      await settles(held.entered.promise, "the handler started");
       controller.abort();
       const error = await assertRejects(() => reply, GrpcError);
       assertEquals(error.code, Status.CANCELLED);
-      assertEquals(await held.aborted.promise, "AbortError");
+      assertEquals(await settles(held.aborted.promise, "the handler's signal fired"), "AbortError");
       held.release.resolve();
-      const event = await held.reported.promise;
+      const event = await settles(held.reported.promise, "onCall reported the call");
       assertEquals(
         [event.method, event.code, event.details],
         [method, Status.CANCELLED, `${method}: the client cancelled the call`],
@@ -81,12 +82,12 @@ Deno.test("createGreeterServer() reports a unary or client-streaming call the cl
       const stop = new AbortController();
       try {
         const reply = call({ timeout: 100 }, stop.signal);
-        await held.entered.promise;
+        await settles(held.entered.promise, "the handler started");
         const error = await assertRejects(() => reply, GrpcError);
         assertEquals(error.code, Status.DEADLINE_EXCEEDED);
-        assertEquals(await held.aborted.promise, "TimeoutError");
+        assertEquals(await settles(held.aborted.promise, "the handler's signal fired"), "TimeoutError");
         held.release.resolve();
-        const event = await held.reported.promise;
+        const event = await settles(held.reported.promise, "onCall reported the call");
         assertEquals(
           [event.method, event.code, event.details],
           [method, Status.DEADLINE_EXCEEDED, `${method}: deadline exceeded`],
@@ -125,7 +126,7 @@ Deno.test("createGreeterServer() reports calls its forced shutdown cut as cut by
     const unary = client.sayHello({ name: "a" });
     const stream = client.lotsOfReplies({ name: "a" });
     assertEquals((await stream.next()).value, { name: "open" });
-    await Promise.all([open.unary.promise, open.stream.promise]);
+    await settles(Promise.all([open.unary.promise, open.stream.promise]), "both handlers started");
     await server.shutdown();
 
     const unaryError = await assertRejects(() => unary, GrpcError);

@@ -4,6 +4,7 @@ import { createGreeterClient, createGreeterServer, GrpcError, Status } from "../
 import type { GreeterServer } from "../server.ts";
 import { greeterHandlers as defaultHandlers } from "../src/greeter.ts";
 import { FrameChecker } from "../src/_strict.ts";
+import { settles } from "./_wait.ts";
 import { closeSession, connect, grpcFrame, RawH2Connection, rawRequest, unhex } from "./_raw_h2.ts";
 
 const NAME_A = unhex("0a0161"); // HelloRequest { name: "a" }
@@ -300,10 +301,10 @@ Deno.test("createGreeterServer() keeps serving when a client vanishes mid-frame 
       RawH2Connection.headers(1, "/Greeter/LotsOfReplies"),
       RawH2Connection.data(1, grpcFrame(0, unhex("0a0161" + "10e807" + "180a")), true),
     );
-    await threeReplies.promise;
+    await settles(threeReplies.promise, "three replies were sent");
     await connection.close();
-    await aborted.promise; // the handler's context.signal fired
-    await reported.promise;
+    await settles(aborted.promise, "the handler's context.signal fired");
+    await settles(reported.promise, "the call was reported");
     assertEquals(abortedCount, 1);
     assertEquals(events.at(-1), { method: "/Greeter/LotsOfReplies", code: Status.CANCELLED });
     assertLess(replies, 1000);
