@@ -126,12 +126,12 @@ Deno.test("createGreeterServer() rejects malformed raw requests with a precise s
 });
 
 Deno.test("createGreeterServer() rejects an undefined compression flag mid-stream after replies with INTERNAL", async () => {
-  let signalled = false;
+  const signalled = Promise.withResolvers<void>();
   await using server = await createGreeterServer({
     port: 0,
     handlers: {
       async *bidiHello(requests, context) {
-        context.signal.addEventListener("abort", () => signalled = true);
+        context.signal.addEventListener("abort", () => signalled.resolve());
         yield* defaultHandlers.bidiHello(requests, context);
       },
     },
@@ -153,7 +153,7 @@ Deno.test("createGreeterServer() rejects an undefined compression flag mid-strea
     response.grpcMessage,
     "Message 3 has an undefined compressed flag 0x02 (only 0x00 and 0x01 are defined)",
   );
-  assert(signalled, "the handler's context.signal fired");
+  await settles(signalled.promise, "the handler's context.signal fired");
   await assertServing(server);
 });
 
