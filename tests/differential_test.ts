@@ -47,61 +47,104 @@ Deno.test({
     missing ? ` (ignored: ${missing})` : ""
   }`,
   ignore: !!missing,
-  async fn() {
+  async fn(t) {
     const cases = messages(SEED, N);
-    const ours: string[] = [];
-    const jsons: Record<string, unknown>[] = [];
-    const requests: PeerRequest[] = [];
-    const failures: string[] = [];
-    for (const [i, message] of cases.entries()) {
-      const json = toJson(EveryField, message);
-      let bytes = "";
+    const jsons = cases.map((message) => toJson(EveryField, message));
+    const encodeErrors: string[] = [];
+    const ours = cases.map((message, i) => {
       try {
-        bytes = hex(EveryField.encode(message));
+        return hex(EveryField.encode(message));
       } catch (e) {
-        failures.push(`case ${i}: our encode() threw ${e}\n  json: ${stableStringify(json)}`);
+        encodeErrors.push(`${where(i)}: our encode() throws ${e}\n  json: ${stableStringify(jsons[i])}`);
+        return "";
       }
-      ours.push(bytes);
-      jsons.push(json);
-      requests.push({ type: TYPE, json, hex: bytes });
-    }
+    });
+    // Each message to serialize with our bytes to parse, then pairs of our messages back to back, which
+    // protobuf parses as one message merged from both.
+    const pairs = Math.floor(N / 2);
+    const requests: PeerRequest[] = [
+      ...jsons.map((json, i) => ({ type: TYPE, json, hex: ours[i] })),
+      ...Array.from({ length: pairs }, (_, k) => ({ type: TYPE, hex: ours[2 * k]! + ours[2 * k + 1]! })),
+    ];
     const replies = await runPythonPeer(requests);
-    for (const [i, reply] of replies.entries()) {
-      const where = `case ${i} (DIFFTEST_SEED=${SEED}, caseSeed ${caseSeed(SEED, i)})`;
-      const expected = stableStringify(jsons[i]);
-      if (reply.encode_error !== undefined || reply.hex === undefined) {
-        failures.push(`${where}: Python could not serialize it: ${reply.encode_error}\n  json: ${expected}`);
-        continue;
-      }
-      if (reply.hex !== ours[i]) {
-        failures.push(
-          `${where}: different bytes from byte ${firstDifference(ours[i]!, reply.hex) / 2}\n  ours:   ${ours[i]}\n` +
-            `  Python: ${reply.hex}\n  json: ${expected}`,
-        );
-      }
-      if (reply.decode_error !== undefined) {
-        failures.push(`${where}: Python rejects our bytes: ${reply.decode_error}\n  ours: ${ours[i]}`);
-      } else if (stableStringify(reply.json) !== expected) {
-        failures.push(
-          `${where}: Python decodes our bytes to other values\n  ours: ${ours[i]}\n  sent:    ${expected}\n` +
-            `  decoded: ${stableStringify(reply.json)}`,
-        );
-      }
-      try {
-        const decoded = stableStringify(toJson(EveryField, EveryField.decode(unhex(reply.hex)) as never));
-        if (decoded !== expected) {
-          failures.push(
-            `${where}: we decode Python's bytes to other values\n  Python: ${reply.hex}\n  sent:    ${expected}\n` +
-              `  decoded: ${decoded}`,
-          );
-        }
-      } catch (e) {
-        failures.push(`${where}: our decode() rejects Python's bytes: ${e}\n  Python: ${reply.hex}`);
-      }
-    }
-    assert(
-      failures.length === 0,
-      `${failures.length} mismatches in ${N} messages; the first ones:\n${failures.slice(0, 3).join("\n")}`,
-    );
+
+    await t.step(`our encode() takes all ${N}`, () => check(encodeErrors));
+
+    await t.step(`our bytes are Python's SerializeToString(deterministic=True)`, () => {
+      check(
+        replies.slice(0, N).flatMap((reply, i) => {
+          if (reply.hex === undefined) return [`${where(i)}: Python cannot serialize it: ${reply.encode_error}`];
+          if (reply.hex === ours[i]) return [];
+          return [
+            `${where(i)}: different bytes from byte ${firstDifference(ours[i]!, reply.hex) / 2}\n  ours:   ${
+              ours[i]
+            }\n` +
+            `  Python: ${reply.hex}\n  json: ${stableStringify(jsons[i])}`,
+          ];
+        }),
+      );
+    });
+
+    await t.step("Python decodes our bytes to the same values", () => {
+      check(
+        replies.slice(0, N).flatMap((reply, i) => {
+          if (reply.json === undefined) return [`${where(i)}: Python rejects our bytes: ${reply.decode_error}`];
+          const [sent, decoded] = [stableStringify(jsons[i]), stableStringify(reply.json)];
+          return sent === decoded ? [] : [
+            `${where(i)}: Python decodes our bytes to other values\n  ours: ${ours[i]}\n  sent:    ${sent}\n` +
+            `  decoded: ${decoded}`,
+          ];
+        }),
+      );
+    });
+
+    await t.step("we decode Python's bytes to the same values", () => {
+      check(
+        replies.slice(0, N).flatMap((reply, i) => {
+          if (reply.hex === undefined) return [];
+          const sent = stableStringify(jsons[i]);
+          let decoded: string;
+          try {
+            decoded = stableStringify(toJson(EveryField, EveryField.decode(unhex(reply.hex)) as never));
+          } catch (e) {
+            return [`${where(i)}: our decode() rejects Python's bytes: ${e}\n  Python: ${reply.hex}`];
+          }
+          return sent === decoded ? [] : [
+            `${where(i)}: we decode Python's bytes to other values\n  Python: ${reply.hex}\n  sent:    ${sent}\n` +
+            `  decoded: ${decoded}`,
+          ];
+        }),
+      );
+    });
+
+    await t.step(`${pairs} pairs of messages back to back merge as in Python`, () => {
+      check(
+        replies.slice(N).flatMap((reply, k) => {
+          const bytes = ours[2 * k]! + ours[2 * k + 1]!;
+          const pair = `${where(2 * k)} and ${2 * k + 1}`;
+          if (reply.json === undefined) return [`${pair}: Python rejects the pair: ${reply.decode_error}`];
+          let decoded: string;
+          try {
+            decoded = stableStringify(toJson(EveryField, EveryField.decode(unhex(bytes)) as never));
+          } catch (e) {
+            return [`${pair}: our decode() rejects the pair: ${e}\n  bytes: ${bytes}`];
+          }
+          const python = stableStringify(reply.json);
+          return python === decoded ? [] : [
+            `${pair}: we merge differently\n  bytes: ${bytes}\n  Python: ${python}\n  ours:   ${decoded}`,
+          ];
+        }),
+      );
+    });
   },
 });
+
+/** Names a case so that it can be replayed. */
+function where(i: number): string {
+  return `case ${i} (DIFFTEST_SEED=${SEED})`;
+}
+
+/** Fails with the first few failures. */
+function check(failures: string[]): void {
+  assert(failures.length === 0, `${failures.length} failures; the first ones:\n${failures.slice(0, 3).join("\n")}`);
+}
