@@ -105,13 +105,20 @@ export { HelloRequest, HelloResponse, RepliesRequest } from "./proto/hello.ts";
 // For generated code and other libraries: the schema and the codec (also at `@greeter/grpc/runtime`,
 // which loads no grpc-js and needs no permission).
 export {
+  type AnyMethod,
+  type BidiStreamingMethod,
+  type ClientStreamingMethod,
   type FieldInfo,
   type FileDescriptor,
   type Init,
   type MessageType,
   type MethodKind,
+  type MethodMap,
   type MethodType,
   ProtobufDecodeError,
   ScalarType,
+  type ServerStreamingMethod,
   type ServiceType,
+  type UnaryMethod,
+  type ValueInfo,
 } from "./src/runtime.ts";

@@ -1,191 +1,190 @@
 /**
- * Generates `proto/hello.ts` from `proto/hello.proto`: message interfaces,
- * the field tables of the codec and the method table of the service.
+ * The `.proto` → TypeScript generator's command line:
  *
- * Run it with `deno task gen`; `tests/proto_test.ts` fails when the committed
- * file differs from what this prints, so the two never drift apart.
+ * ```sh
+ * deno run --allow-read=proto --allow-write=gen jsr:@greeter/grpc/gen -o gen proto/shop.proto
+ * ```
+ *
+ * writes `gen/shop.ts`, and a module for each file `shop.proto` imports
+ * (well-known types excepted: they come from `@greeter/grpc/wkt`). With no
+ * arguments (`deno task gen`) it regenerates this module's own files:
+ * `proto/hello.ts`, `proto/google/protobuf/*.ts` and `src/gen/_wkt_sources.ts`.
+ *
+ * The library is {@linkcode generate} in `src/gen/generate.ts`.
  *
  * @module
  */
-import * as protoLoader from "@grpc/proto-loader";
-import type { FieldKind } from "../src/codec.ts";
+import { parseArgs } from "node:util";
+import {
+  DEFAULT_RUNTIME,
+  DEFAULT_WKT,
+  generate,
+  type GeneratedFile,
+  GenerateError,
+  type GenerateOptions,
+  wktSourcesModule,
+} from "../src/gen/generate.ts";
 
-const KINDS: Record<string, FieldKind> = {
-  TYPE_STRING: "string",
-  TYPE_BYTES: "bytes",
-  TYPE_BOOL: "bool",
-  TYPE_INT32: "int32",
-  TYPE_UINT32: "uint32",
+export { DEFAULT_RUNTIME, DEFAULT_WKT, generate, type GeneratedFile, GenerateError, type GenerateOptions };
+
+const USAGE = `Usage: deno run --allow-read=DIR --allow-write=OUT jsr:@greeter/grpc/gen -o OUT [-I DIR]... FILE.proto...
+
+Generates one TypeScript module per proto3 file, and one per file it imports
+(well-known types excepted), under OUT, mirroring the import paths.
+
+Options:
+  -o, --out DIR       Where to write the generated modules (required)
+  -I, --include DIR   An include root for imports (repeatable); default: each file's folder
+  --runtime SPEC      The runtime's import specifier (default ${DEFAULT_RUNTIME});
+                      ./, ../ or / make it a path from the current directory
+  --wkt SPEC          The well-known types' import specifier (default ${DEFAULT_WKT})
+  -h, --help          Print this help
+
+With no arguments, regenerates @greeter/grpc's own files (deno task gen).`;
+
+/** The well-known types this module ships, by file. */
+export const WKT_NAMES: readonly string[] = [
+  "any",
+  "duration",
+  "empty",
+  "field_mask",
+  "struct",
+  "timestamp",
+  "wrappers",
+];
+
+/** A bad command line or a missing permission: one line on stderr, exit 2. */
+class UsageError extends Error {}
+
+function folderOf(path: string): string {
+  const i = path.replaceAll("\\", "/").lastIndexOf("/");
+  return i < 0 ? "." : path.slice(0, i) || "/";
+}
+
+function readFile(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) return undefined;
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(`no permission to read '${path}': add --allow-read=${folderOf(path)}`);
+    }
+    throw e;
+  }
+}
+
+function writeFile(path: string, content: string, outDir: string): void {
+  try {
+    Deno.mkdirSync(folderOf(path), { recursive: true });
+    Deno.writeTextFileSync(path, content);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(`no permission to write '${path}': add --allow-write=${outDir}`);
+    }
+    throw e;
+  }
+}
+
+function cwd(): string | undefined {
+  try {
+    return Deno.cwd();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The arguments `deno task gen` means with none: this module's own files. */
+const SELF = {
+  files: ["proto/hello.proto", ...WKT_NAMES.map((n) => `proto/google/protobuf/${n}.proto`)],
+  includePaths: ["proto"],
+  outDir: "proto",
+  runtime: "./src/runtime.ts",
+  wkt: "./src/wkt.ts",
 };
-const TS_TYPES: Record<FieldKind, string> = {
-  string: "string",
-  bytes: "Uint8Array",
-  bool: "boolean",
-  int32: "number",
-  uint32: "number",
-};
-
-interface FieldDescriptor {
-  name: string;
-  number: number;
-  label: string;
-  type: string;
-  proto3Optional: boolean;
-  oneofIndex?: number;
-}
-interface MessageDescriptor {
-  name: string;
-  field: FieldDescriptor[];
-  nestedType?: unknown[];
-  enumType?: unknown[];
-}
-
-function camelCase(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-function lowerFirst(name: string): string {
-  return name.charAt(0).toLowerCase() + name.slice(1);
-}
 
 /**
- * The TypeScript source generated from the `.proto` at `protoPath`.
+ * This module's own generated files, as `deno task gen` writes them: paths
+ * are relative to the module's root, which must be the current directory.
  *
- * @param protoPath The path of the `.proto` file.
- * @returns The generated module's source.
- * @throws {Error} When the `.proto` uses something the codec does not handle.
+ * @param read Reads a file; `undefined` when there is none.
+ * @returns The paths and contents.
+ * @throws {GenerateError} When a `.proto` of the module is invalid.
  */
-export function generate(protoPath: string): string {
-  const definition = protoLoader.loadSync(protoPath, { keepCase: true });
-  const services: [string, protoLoader.ServiceDefinition][] = [];
-  const messages: [string, MessageDescriptor][] = [];
-  for (const [name, value] of Object.entries(definition)) {
-    if ("format" in value) {
-      if (value.format !== "Protocol Buffer 3 DescriptorProto") {
-        throw new Error(`Type '${name}' is not a message; only messages are supported`);
-      }
-      messages.push([name, value.type as MessageDescriptor]);
-    } else if (!("path" in value)) {
-      services.push([name, value as protoLoader.ServiceDefinition]);
-    }
-  }
-  if (services.length !== 1) {
-    throw new Error(`Expected exactly one service, found ${services.length}`);
-  }
-  const out: string[] = [
-    "// Code generated by `deno task gen` from proto/hello.proto. DO NOT EDIT.",
-    "/**",
-    " * The wire contract of `proto/hello.proto` as code: message types, the",
-    " * field tables of the codec and the method table of the service.",
-    " *",
-    " * @module",
-    " */",
-    'import type { FieldSpec } from "../src/codec.ts";',
-    "",
+export function ownFiles(read: (path: string) => string | undefined): { path: string; content: string }[] {
+  const files = generate({ ...SELF, readFile: read });
+  const sources: Record<string, string> = {};
+  for (const n of WKT_NAMES) sources[`google/protobuf/${n}.proto`] = read(`proto/google/protobuf/${n}.proto`) ?? "";
+  return [
+    ...files.map((f) => ({ path: f.path, content: f.content })),
+    { path: "src/gen/_wkt_sources.ts", content: wktSourcesModule(sources) },
   ];
-  for (const [name, message] of messages) {
-    if (message.nestedType?.length || message.enumType?.length) {
-      throw new Error(`Message '${name}' has nested types, which the codec does not handle`);
-    }
-    out.push(`/** The \`${name}\` message of \`proto/hello.proto\`. */`);
-    out.push(`export interface ${name} {`);
-    for (const field of message.field) {
-      const kind = KINDS[field.type];
-      if (!kind) {
-        throw new Error(`Field '${name}.${field.name}' has type ${field.type}, which the codec does not handle`);
-      }
-      if (field.label !== "LABEL_OPTIONAL" || field.proto3Optional) {
-        throw new Error(`Field '${name}.${field.name}' is not a plain singular field, which the codec does not handle`);
-      }
-      out.push(`  /** Field ${field.number}, \`${field.name}\`. */`);
-      out.push(`  ${camelCase(field.name)}: ${TS_TYPES[kind]};`);
-    }
-    out.push("}", "");
-  }
-  out.push("/** The fields of each message, for the codec. */");
-  out.push("export const MESSAGE_FIELDS: {");
-  for (const [name] of messages) {
-    out.push(`  readonly ${name}: readonly FieldSpec[];`);
-  }
-  out.push("} = {");
-  for (const [name, message] of messages) {
-    out.push(`  ${name}: [`);
-    for (const field of message.field) {
-      out.push(
-        `    { name: "${camelCase(field.name)}", protoName: "${field.name}", number: ${field.number}, kind: "${
-          KINDS[field.type]
-        }" },`,
-      );
-    }
-    out.push("  ],");
-  }
-  out.push("};", "");
-  const [serviceName, service] = services[0]!;
-  out.push(`/** The name of the service. */`);
-  out.push(`export const SERVICE_NAME = "${serviceName}";`, "");
-  out.push("/** One RPC of the service. */");
-  out.push("export interface MethodSpec {");
-  out.push("  /** The RPC's name in the `.proto`. */");
-  out.push("  readonly name: string;");
-  out.push("  /** The name of its method in the TypeScript API. */");
-  out.push("  readonly localName: string;");
-  out.push("  /** The HTTP/2 path, `/Service/Method`. */");
-  out.push("  readonly path: string;");
-  out.push("  /** The request message type. */");
-  out.push("  readonly requestType: keyof typeof MESSAGE_FIELDS;");
-  out.push("  /** The response message type. */");
-  out.push("  readonly responseType: keyof typeof MESSAGE_FIELDS;");
-  out.push("  /** Whether the client sends a stream. */");
-  out.push("  readonly requestStream: boolean;");
-  out.push("  /** Whether the server sends a stream. */");
-  out.push("  readonly responseStream: boolean;");
-  out.push("}", "");
-  out.push("/** The RPCs of the service, in `.proto` order. */");
-  out.push("export const METHODS: readonly MethodSpec[] = [");
-  for (const [name, method] of Object.entries(service)) {
-    const requestType = (method.requestType.type as MessageDescriptor).name;
-    const responseType = (method.responseType.type as MessageDescriptor).name;
-    out.push("  {");
-    out.push(`    name: "${name}",`);
-    out.push(`    localName: "${lowerFirst(name)}",`);
-    out.push(`    path: "${method.path}",`);
-    out.push(`    requestType: "${requestType}",`);
-    out.push(`    responseType: "${responseType}",`);
-    out.push(`    requestStream: ${method.requestStream},`);
-    out.push(`    responseStream: ${method.responseStream},`);
-    out.push("  },");
-  }
-  out.push("];", "");
-  return out.join("\n");
 }
 
 /**
- * {@linkcode generate}'s output in `deno fmt` form, exactly as committed.
+ * Runs the command line.
  *
- * @param protoPath The path of the `.proto` file.
- * @returns The formatted source.
+ * @param args The arguments.
+ * @returns The paths written.
+ * @throws {UsageError} For a bad flag or a missing permission.
+ * @throws {GenerateError} For an invalid or unsupported `.proto`.
  */
-export async function generateFormatted(protoPath: string): Promise<string> {
-  const fmt = new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--ext=ts", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = fmt.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(generate(protoPath)));
-  await writer.close();
-  const { success, stdout, stderr } = await fmt.output();
-  if (!success) throw new Error(`deno fmt failed: ${new TextDecoder().decode(stderr)}`);
-  return new TextDecoder().decode(stdout);
+function run(args: string[]): string[] {
+  if (args.length === 0) {
+    const files = ownFiles(readFile);
+    for (const file of files) writeFile(file.path, file.content, file.path.startsWith("src/") ? "src/gen" : "proto");
+    return files.map((f) => f.path);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        out: { type: "string", short: "o" },
+        include: { type: "string", short: "I", multiple: true },
+        runtime: { type: "string" },
+        wkt: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see --help)`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return [];
+  }
+  if (!values.out) throw new UsageError("missing -o DIR (see --help)");
+  if (positionals.length === 0) throw new UsageError("no .proto files given (see --help)");
+  for (const p of positionals) {
+    if (!p.endsWith(".proto")) throw new UsageError(`'${p}' is not a .proto file (see --help)`);
+  }
+  const files = generate({
+    files: positionals,
+    includePaths: values.include ?? [],
+    readFile,
+    outDir: values.out,
+    runtime: values.runtime,
+    wkt: values.wkt,
+    cwd: cwd(),
+  });
+  for (const file of files) writeFile(file.path, file.content, values.out);
+  return files.map((f) => f.path);
 }
 
-/** Where the `.proto` and its generated module live. */
-export const PROTO_PATH: string = new URL("./hello.proto", import.meta.url).pathname;
-/** The generated module's path. */
-export const GENERATED_PATH: string = new URL("./hello.ts", import.meta.url).pathname;
-
-if (import.meta.main) {
-  await Deno.writeTextFile(GENERATED_PATH, await generateFormatted(PROTO_PATH));
-  console.log(`wrote ${GENERATED_PATH}`);
+function main(): void {
+  try {
+    for (const path of run(Deno.args)) console.log(`wrote ${path}`);
+  } catch (e) {
+    if (e instanceof GenerateError || e instanceof UsageError) {
+      console.error(e.message);
+      Deno.exit(2);
+    }
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    Deno.exit(1);
+  }
 }
+
+if (import.meta.main) main();

@@ -12,21 +12,11 @@ export interface HelloRequest {
   name: string;
 }
 
-/** The `HelloRequest` message type: its fields and codec. */
-export const HelloRequest: $rt.MessageType<HelloRequest> = $rt.messageType("HelloRequest", [
-  { no: 1, name: "name", localName: "name", kind: "scalar", T: $rt.ScalarType.STRING },
-]);
-
 /** The `HelloResponse` message. */
 export interface HelloResponse {
   /** Field 1, `name`. */
   name: string;
 }
-
-/** The `HelloResponse` message type: its fields and codec. */
-export const HelloResponse: $rt.MessageType<HelloResponse> = $rt.messageType("HelloResponse", [
-  { no: 1, name: "name", localName: "name", kind: "scalar", T: $rt.ScalarType.STRING },
-]);
 
 /** The `RepliesRequest` message. */
 export interface RepliesRequest {
@@ -38,12 +28,29 @@ export interface RepliesRequest {
   intervalMs: number;
 }
 
+/** The `HelloRequest` message type: its fields and codec. */
+export const HelloRequest: $rt.MessageType<HelloRequest> = $rt.messageType("HelloRequest", [
+  { no: 1, name: "name", localName: "name", kind: "scalar", T: $rt.ScalarType.STRING },
+]);
+
+/** The `HelloResponse` message type: its fields and codec. */
+export const HelloResponse: $rt.MessageType<HelloResponse> = $rt.messageType("HelloResponse", [
+  { no: 1, name: "name", localName: "name", kind: "scalar", T: $rt.ScalarType.STRING },
+]);
+
 /** The `RepliesRequest` message type: its fields and codec. */
 export const RepliesRequest: $rt.MessageType<RepliesRequest> = $rt.messageType("RepliesRequest", [
   { no: 1, name: "name", localName: "name", kind: "scalar", T: $rt.ScalarType.STRING },
   { no: 2, name: "count", localName: "count", kind: "scalar", T: $rt.ScalarType.UINT32 },
   { no: 3, name: "interval_ms", localName: "intervalMs", kind: "scalar", T: $rt.ScalarType.UINT32 },
 ]);
+
+/** The serialized `hello.proto`, for server reflection. */
+export const file_hello: $rt.FileDescriptor = $rt.fileDescriptor(
+  "hello.proto",
+  "CgtoZWxsby5wcm90byIiCgxIZWxsb1JlcXVlc3QSEgoEbmFtZRgBIAEoCVIEbmFtZSIjCg1IZWxsb1Jlc3BvbnNlEhIKBG5hbWUYASABKAlSBG5hbWUiWwoOUmVwbGllc1JlcXVlc3QSEgoEbmFtZRgBIAEoCVIEbmFtZRIUCgVjb3VudBgCIAEoDVIFY291bnQSHwoLaW50ZXJ2YWxfbXMYAyABKA1SCmludGVydmFsTXMyzAEKB0dyZWV0ZXISKQoIU2F5SGVsbG8SDS5IZWxsb1JlcXVlc3QaDi5IZWxsb1Jlc3BvbnNlEjIKDUxvdHNPZlJlcGxpZXMSDy5SZXBsaWVzUmVxdWVzdBoOLkhlbGxvUmVzcG9uc2UwARIyCg9Mb3RzT2ZHcmVldGluZ3MSDS5IZWxsb1JlcXVlc3QaDi5IZWxsb1Jlc3BvbnNlKAESLgoJQmlkaUhlbGxvEg0uSGVsbG9SZXF1ZXN0Gg4uSGVsbG9SZXNwb25zZSgBMAFiBnByb3RvMw==",
+  [],
+);
 
 /** The `Greeter` service. */
 export const Greeter: $rt.ServiceType<{
@@ -56,4 +63,4 @@ export const Greeter: $rt.ServiceType<{
   lotsOfReplies: { name: "LotsOfReplies", I: RepliesRequest, O: HelloResponse, kind: "server_streaming" },
   lotsOfGreetings: { name: "LotsOfGreetings", I: HelloRequest, O: HelloResponse, kind: "client_streaming" },
   bidiHello: { name: "BidiHello", I: HelloRequest, O: HelloResponse, kind: "bidi_streaming" },
-});
+}, file_hello);

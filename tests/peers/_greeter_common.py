@@ -1,20 +1,7 @@
-"""What the Python peers share: stubs generated at start from proto/hello.proto,
-and the interop-mode conventions (request metadata keys, payloads).
+"""What the Python peers share: stubs generated at start from proto/hello.proto.
 
 The stubs are generated with grpc_tools.protoc into a temporary directory,
 imported, and the directory removed: no _pb2 file is ever written to the tree.
-
-The interop conventions mirror tools/interop.ts (keep the two in step):
-
-  x-grpc-test-echo-initial        echoed back in the response headers
-  x-grpc-test-echo-trailing-bin   echoed back in the trailers
-  x-interop-response-sizes        comma list of byte sizes; response i is
-                                  payload(sizes[i % len]) instead of the greeting
-  x-interop-sleep-ms              sleep that long before each response
-                                  (woken early when the call ends)
-  x-interop-status                fail with this status code instead of the
-                                  first response (or at the end when none)
-  x-interop-status-message-bin    the UTF-8 status message for x-interop-status
 """
 
 import importlib
@@ -30,22 +17,11 @@ DEFAULT_REPLY_COUNT = 3
 MAX_REPLY_COUNT = 1_000_000
 MAX_REPLY_INTERVAL_MS = 60_000
 
-ECHO_INITIAL = "x-grpc-test-echo-initial"
-ECHO_TRAILING = "x-grpc-test-echo-trailing-bin"
-RESPONSE_SIZES = "x-interop-response-sizes"
-SLEEP_MS = "x-interop-sleep-ms"
-STATUS = "x-interop-status"
-STATUS_MESSAGE = "x-interop-status-message-bin"
 
 
 def greet(name):
     """The tutorial's greeting."""
     return "我是" + name
-
-
-def payload(size):
-    """A string of exactly `size` UTF-8 bytes: "我" (3 bytes) repeated, then "z"."""
-    return "我" * (size // 3) + "z" * (size % 3)
 
 
 def load_stubs(proto=DEFAULT_PROTO):
@@ -76,14 +52,6 @@ def load_stubs(proto=DEFAULT_PROTO):
         return pb2, pb2_grpc
     finally:
         shutil.rmtree(out, ignore_errors=True)
-
-
-def status_code(grpc, number):
-    """The grpc.StatusCode of a numeric code."""
-    for code in grpc.StatusCode:
-        if code.value[0] == number:
-            return code
-    raise ValueError("unknown status code %r" % number)
 
 
 def use_utf8_stdio():
