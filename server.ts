@@ -18,6 +18,10 @@ export interface GreeterServerOptions extends ServerBaseOptions {
   port?: number;
   /** Handlers replacing the defaults, for any of the RPCs. */
   handlers?: GreeterHandlers;
+  /** Host gRPC health checking (`grpc.health.v1.Health`). Default true. */
+  health?: boolean;
+  /** Host gRPC server reflection (`grpc.reflection.v1` and `v1alpha`). Default true. */
+  reflection?: boolean;
 }
 
 /** A listening Greeter server. */
@@ -48,6 +52,8 @@ export function createGreeterServer(options: GreeterServerOptions = {}): Promise
   return createServer({
     ...rest,
     port: options.port ?? 8001,
+    health: options.health ?? true,
+    reflection: options.reflection ?? true,
     services: [[Greeter, { ...greeterHandlers, ...handlers }]],
   });
 }
@@ -60,6 +66,8 @@ Options:
   --host <host>   address to listen on (default 127.0.0.1; IPv6 as ::1 or [::1])
   --port <port>   port to listen on, 0 for any free one (default 8001)
   --verbose       log each call: method, status, duration
+  --no-health     do not host gRPC health checking (grpc.health.v1.Health)
+  --no-reflection do not host gRPC server reflection (buf curl and grpcurl use it)
   --help          show this help
 
 Stops gracefully on SIGINT or SIGTERM.`;
@@ -69,6 +77,8 @@ async function main(args: string[]): Promise<void> {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "8001" },
     verbose: { type: "boolean", default: false },
+    "no-health": { type: "boolean", default: false },
+    "no-reflection": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
   if (values.help) {
@@ -89,6 +99,8 @@ async function main(args: string[]): Promise<void> {
     hostname: host,
     port,
     signal: stop.signal,
+    health: !values["no-health"],
+    reflection: !values["no-reflection"],
     onCall: values.verbose
       ? (event) =>
         console.log(
