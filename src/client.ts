@@ -14,6 +14,7 @@ import { GrpcError, Status } from "./errors.ts";
 import type { AnyMethod, Init, MessageType, MethodType, ServiceType } from "./schema.ts";
 import type { ChannelOptions } from "./server.ts";
 import { firstEvent } from "./_events.ts";
+import { LOAD_BALANCING, multiAddressTarget, retryPolicy, serviceConfig, withServiceConfig } from "./_balancing.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -29,12 +30,44 @@ export interface CallOptions {
   onHeader?: (metadata: Metadata) => void;
   /** Called with the trailers when the call ends, whatever its status. */
   onTrailer?: (metadata: Metadata) => void;
+  /**
+   * Wait for a server to be ready (until the deadline) instead of failing with
+   * `UNAVAILABLE` at once when none is connected. Default false.
+   */
+  waitForReady?: boolean;
+}
+
+/** Retries of calls that fail with `UNAVAILABLE`, as a gRPC service config's `retryPolicy`. */
+export interface RetryOptions {
+  /** Attempts in all, the first included: 2 to 5. Default 3. */
+  maxAttempts?: number;
+  /** The backoff before the first retry, in ms; each wait is random up to the backoff. Default 100. */
+  initialBackoffMs?: number;
+  /** The largest backoff, in ms. Default 1000. */
+  maxBackoffMs?: number;
+  /** What the backoff is multiplied by after each retry. Default 2. */
+  backoffMultiplier?: number;
 }
 
 /** Options of {@linkcode createClient}. */
 export interface ClientOptions {
-  /** grpc-js channel arguments, such as `"grpc.keepalive_time_ms"`. */
+  /** grpc-js channel arguments, such as `"grpc.keepalive_time_ms"`; a `"grpc.service_config"` here wins over the two below. */
   channelOptions?: ChannelOptions;
+  /**
+   * How calls are spread over the servers: `"round_robin"` sends each call to
+   * the next ready server, `"pick_first"` all calls to the first one that
+   * connects. Default `"round_robin"` for several addresses or a `dns:` name,
+   * `"pick_first"` for one address.
+   */
+  loadBalancing?: "round_robin" | "pick_first";
+  /**
+   * Retries of calls that fail with `UNAVAILABLE` (a server shutting down, a
+   * dropped connection) on another attempt, before any response arrived.
+   * Default on, with {@linkcode RetryOptions}' defaults; `false` turns them
+   * off. A server killed mid-call may have run the handler already: turn
+   * retries off where running a call twice does harm.
+   */
+  retry?: RetryOptions | false;
 }
 
 /** What a client-streaming or bidirectional call sends: requests, in order. */
@@ -53,7 +86,7 @@ export type ClientMethod<M> = M extends MethodType<infer I, infer O, "unary">
 
 /** What every client has, besides its RPCs. */
 export interface ClientBase {
-  /** The address it calls. */
+  /** The address it calls; for several, the grpc-js target, such as `"ipv4:127.0.0.1:5001,127.0.0.1:5002"`. */
   readonly address: string;
   /** Closes the channel; new calls fail with `UNAVAILABLE`, calls in flight are not cut. Idempotent. */
   close(): void;
@@ -90,6 +123,10 @@ class CallSetup {
       throw new TypeError(`Call options must be an object, got ${options === null ? "null" : typeof options}`);
     }
     this.metadata = toGrpcMetadata(options.metadata);
+    if (options.waitForReady !== undefined && typeof options.waitForReady !== "boolean") {
+      throw new TypeError(`waitForReady must be a boolean, got ${typeof options.waitForReady}`);
+    }
+    if (options.waitForReady) this.metadata.setOptions({ waitForReady: true });
     const { timeout, deadline } = options;
     if (timeout !== undefined && (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0)) {
       throw new RangeError(`Timeout must be a non-negative number of milliseconds, got ${timeout}`);
@@ -201,6 +238,19 @@ function checkAddress(address: unknown): string {
 }
 
 /**
+ * The grpc-js target of one address or several (an array, or a string with
+ * commas); several must be all IPv4 or all IPv6 literals.
+ */
+function targetOf(address: unknown): string {
+  if (typeof address === "string" && (SCHEMES.test(address) || !address.includes(","))) return checkAddress(address);
+  const list = typeof address === "string" ? address.split(",").map((part) => part.trim()) : address;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError(`Address must be a 'host:port' string or an array of them, got ${JSON.stringify(address)}`);
+  }
+  return list.length === 1 ? checkAddress(list[0]) : multiAddressTarget(list.map(checkAddress));
+}
+
+/**
  * Creates a client of `service` at `address`.
  *
  * @example Call the Greeter
@@ -217,22 +267,43 @@ function checkAddress(address: unknown): string {
  * ```
  *
  * @param service The service definition, from generated code.
- * @param address `host:port` of the server, such as `server.address`.
- * @param options Channel options.
+ * @example Several servers, round robin
+ * ```ts
+ * import { createClient, Greeter } from "./mod.ts";
+ *
+ * // Or "127.0.0.1:5001,127.0.0.1:5002", or a name: "dns:///greeter.internal:8001".
+ * using client = createClient(Greeter, ["127.0.0.1:5001", "127.0.0.1:5002"], { retry: { maxAttempts: 4 } });
+ * await client.sayHello({ name: "zzz" }, { timeout: 1000, waitForReady: true });
+ * ```
+ *
+ * @param service The service definition, from generated code.
+ * @param address `host:port` of the server, such as `server.address`; several
+ *   as an array or a comma-separated string (all IPv4 or all IPv6 literals);
+ *   or a gRPC name such as `dns:///host:port`.
+ * @param options Channel options, load balancing and retries.
  * @returns The client; close it when done.
  * @throws {TypeError} When `address` is not `host:port`, or an RPC is named like a client member.
- * @throws {RangeError} When the port is out of range.
+ * @throws {RangeError} When the port is out of range, or a retry option is.
  */
 export function createClient<S extends ServiceType>(
   service: S,
-  address: string,
+  address: string | readonly string[],
   options: ClientOptions = {},
 ): Client<S> {
   if (!service || typeof service.methods !== "object") {
     throw new TypeError("Service must be a definition made by `deno task gen`");
   }
-  checkAddress(address);
-  const client = new grpc.Client(address, grpc.credentials.createInsecure(), options.channelOptions);
+  const target = targetOf(address);
+  const several = target.includes(",") || target.startsWith("dns:");
+  const { loadBalancing = several ? "round_robin" : "pick_first", retry } = options;
+  if (!LOAD_BALANCING.includes(loadBalancing)) {
+    throw new TypeError(
+      `loadBalancing must be one of ${LOAD_BALANCING.join(", ")}, got ${JSON.stringify(loadBalancing)}`,
+    );
+  }
+  const config = serviceConfig(loadBalancing, retry === false ? false : retryPolicy(retry));
+  const channelOptions = withServiceConfig(options.channelOptions, config);
+  const client = new grpc.Client(target, grpc.credentials.createInsecure(), channelOptions);
   let closed = false;
 
   function close(): void {
@@ -241,7 +312,7 @@ export function createClient<S extends ServiceType>(
     client.close();
   }
 
-  const out: Record<string | symbol, unknown> = { address, close, [Symbol.dispose]: close };
+  const out: Record<string | symbol, unknown> = { address: target, close, [Symbol.dispose]: close };
   for (const [localName, method] of Object.entries(service.methods)) {
     if (localName in out) {
       client.close();
