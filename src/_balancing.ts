@@ -101,3 +101,13 @@ export function withServiceConfig(channelOptions: ChannelOptions | undefined, co
   if (channelOptions?.["grpc.service_config"] !== undefined) return channelOptions;
   return { ...channelOptions, "grpc.service_config": config };
 }
+
+/**
+ * Whether a grpc-js status is a connection that broke under a write. Deno
+ * reports a peer that died (a SIGKILLed server) as `write EPIPE` where Node
+ * reports `ECONNRESET`; grpc-js turns the latter into a retryable
+ * `UNAVAILABLE` but the former into `INTERNAL`, so the client maps it back.
+ */
+export function isBrokenPipe(status: { code?: number; details?: string }): boolean {
+  return status.code === 13 && /internal client error: write EPIPE$/.test(status.details ?? "");
+}

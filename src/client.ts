@@ -14,7 +14,14 @@ import { GrpcError, Status } from "./errors.ts";
 import type { AnyMethod, Init, MessageType, MethodType, ServiceType } from "./schema.ts";
 import type { ChannelOptions } from "./server.ts";
 import { firstEvent } from "./_events.ts";
-import { LOAD_BALANCING, multiAddressTarget, retryPolicy, serviceConfig, withServiceConfig } from "./_balancing.ts";
+import {
+  isBrokenPipe,
+  LOAD_BALANCING,
+  multiAddressTarget,
+  retryPolicy,
+  serviceConfig,
+  withServiceConfig,
+} from "./_balancing.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -179,7 +186,9 @@ class CallSetup {
     if (status.code === Status.DEADLINE_EXCEEDED && this.#budgetMs !== undefined) {
       details = `deadline exceeded after ${this.#budgetMs}ms`;
     }
-    const code = Number.isInteger(status.code) && status.code > 0 && status.code <= 16
+    const code = isBrokenPipe(status)
+      ? Status.UNAVAILABLE
+      : Number.isInteger(status.code) && status.code > 0 && status.code <= 16
       ? status.code as Status
       : Status.UNKNOWN;
     return new GrpcError(code, details, {
@@ -318,35 +327,42 @@ export function createClient<S extends ServiceType>(
       client.close();
       throw new TypeError(`Service '${service.typeName}' has an RPC named '${localName}', which clients reserve`);
     }
-    out[localName] = callerOf(client, method);
+    out[localName] = callerOf(client, method, retry !== false);
   }
   return out as Client<S>;
 }
 
 /** The client method of one RPC. */
-function callerOf(client: grpc.Client, method: AnyMethod): unknown {
+function callerOf(client: grpc.Client, method: AnyMethod, reissue: boolean): unknown {
   const path = method.path;
   const input = method.I as MessageType<object>;
   const decode = method.O.decode as (bytes: Buffer) => unknown;
   switch (method.kind) {
     case "unary":
-      return (request: unknown, callOptions: CallOptions = {}) =>
-        new Promise((resolve, reject) => {
-          const setup = new CallSetup(path, callOptions);
-          const bytes = input.encode(request as Init<object>) as Buffer;
-          setup.attach(client.makeUnaryRequest(
-            path,
-            identity,
-            decode,
-            bytes,
-            setup.metadata,
-            setup.callOptions,
-            (error, value) => {
-              setup.detach();
-              error ? reject(setup.toError(error)) : resolve(value);
-            },
-          ));
-        });
+      return (request: unknown, callOptions: CallOptions = {}) => {
+        const setup = new CallSetup(path, callOptions);
+        const bytes = input.encode(request as Init<object>) as Buffer;
+        // A dropped connection that Deno reports as EPIPE: one more call, as grpc-js retries it on Node.
+        const attempt = (again: boolean): Promise<unknown> =>
+          new Promise((resolve, reject) => {
+            setup.attach(client.makeUnaryRequest(
+              path,
+              identity,
+              decode,
+              bytes,
+              setup.metadata,
+              setup.callOptions,
+              (error, value) => {
+                if (error && again && isBrokenPipe(error) && !callOptions.signal?.aborted) {
+                  return resolve(attempt(false));
+                }
+                setup.detach();
+                error ? reject(setup.toError(error)) : resolve(value);
+              },
+            ));
+          });
+        return attempt(reissue);
+      };
     case "server_streaming":
       return async function* (request: unknown, callOptions: CallOptions = {}) {
         const setup = new CallSetup(path, callOptions);
