@@ -2,7 +2,7 @@
 """A Python grpcio Greeter client, for interop tests against our server.
 
     /usr/bin/python3 tests/peers/greeter_client.py [--address 127.0.0.1:8001]
-        [--timeout SECONDS] [--proto proto/hello.proto] COMMAND ...
+        [--timeout SECONDS] [--ca CERT.pem] [--proto proto/hello.proto] COMMAND ...
 
 Commands:
   tutorial                      the tutorial's client, unchanged: SayHello
@@ -41,16 +41,24 @@ import _greeter_common as common  # noqa: E402
 pb2 = pb2_grpc = None
 
 
-def tutorial(address):
-    # The tutorial's client, as it is (only the address is ours).
-    with grpc.insecure_channel(address) as channel:
+def open_channel(address, ca=None):
+    """An insecure channel, or with `ca` (a PEM file) a TLS one that trusts it."""
+    if ca is None:
+        return grpc.insecure_channel(address)
+    with open(ca, "rb") as pem:
+        return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=pem.read()))
+
+
+def tutorial(address, ca=None):
+    # The tutorial's client, as it is (only the address, and TLS with --ca, are ours).
+    with open_channel(address, ca) as channel:
         stub = pb2_grpc.GreeterStub(channel)
         response = stub.SayHello(pb2.HelloRequest(name="zzz"))
     print(response.name)
 
 
 def run_call(args):
-    with grpc.insecure_channel(args.address) as channel:
+    with open_channel(args.address, args.ca) as channel:
         stub = pb2_grpc.GreeterStub(channel)
         timeout = args.timeout
         if args.command == "hello":
@@ -324,6 +332,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="The Greeter client in Python grpcio, for interop tests")
     parser.add_argument("--address", default="127.0.0.1:8001")
     parser.add_argument("--timeout", type=float, default=None, help="deadline of the call, in seconds")
+    parser.add_argument("--ca", default=None, help="call over TLS, trusting this PEM certificate")
     parser.add_argument("--proto", default=common.DEFAULT_PROTO)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("tutorial")
@@ -347,7 +356,7 @@ def main(argv=None):
         return interop(args.address, args.cases)
     try:
         if args.command == "tutorial":
-            tutorial(args.address)
+            tutorial(args.address, args.ca)
         else:
             run_call(args)
     except grpc.RpcError as error:
