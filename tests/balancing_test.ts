@@ -43,13 +43,12 @@ Deno.test("createGreeterClient() round-robins over three servers and loses no ca
     assertEquals((await stopped.exited).code, 0, "the stopped server exits 0");
     assertEquals((await killed.exited).signal, "SIGKILL");
     const answered = servers.map((server) => server.counts.ok);
-    const refused = servers.reduce((sum, server) => sum + server.counts.unavailable, 0);
+    // Beyond the calls made: answers a SIGKILLed server logged but never delivered (the call ran twice);
+    // below them: answers it delivered but was killed before logging. Refusals while draining are not logged.
+    const extra = answered.reduce((a, b) => a + b) - CALLS;
     console.log(
       `balancing: ${CALLS} calls in ${seconds.toFixed(1)} s, ${lost.length} lost; answered OK per server ` +
-        `${answered.join(" / ")} (stopped at ${STOP_AT}, killed at ${KILL_AT}); ` +
-        `refused while draining and retried: ${refused}; OK answers beyond the calls made: ${
-          answered.reduce((a, b) => a + b) - CALLS
-        }`,
+        `${answered.join(" / ")} (stopped at ${STOP_AT}, killed at ${KILL_AT}); logged answers minus calls: ${extra}`,
     );
     assertEquals(lost, [], `${lost.length} calls lost`);
     for (const [i, count] of answered.entries()) {

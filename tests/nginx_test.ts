@@ -123,7 +123,7 @@ Deno.test({
       });
 
       await t.step(
-        "a client without retries gets only the draining server's UNAVAILABLE, passed on by nginx",
+        "a client without retries gets only UNAVAILABLE, from the draining server or nginx",
         async () => {
           const CALLS = 2000;
           servers[0] = await startCountingServer();
@@ -133,7 +133,8 @@ Deno.test({
           console.log(
             `nginx: without client retries, ${failed.length} of ${CALLS} calls failed while one server drained`,
           );
-          assert(failed.every((line) => line === "UNAVAILABLE: The server is shutting down"), failed.join("\n"));
+          // The drain's refusals, and nginx's own 502s answered by @unavailable: all retryable UNAVAILABLE.
+          assert(failed.every((line) => line.startsWith("UNAVAILABLE: ")), failed.join("\n"));
         },
       );
     } finally {

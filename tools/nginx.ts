@@ -26,6 +26,9 @@ export interface NginxConfigOptions {
  * it before answering: gRPC calls are POSTs, which nginx does not retry once
  * sent unless told `non_idempotent`. A server's drain answers new calls with
  * the gRPC status `UNAVAILABLE` (HTTP 200); nginx passes that to the client.
+ * When nginx itself fails a call (502 to 504), `@unavailable` answers it as
+ * gRPC `UNAVAILABLE`, which clients retry, instead of an HTML error page
+ * (which grpc-js under Deno read as a message: `RESOURCE_EXHAUSTED`).
  *
  * @param options The servers and where to listen.
  * @returns The config text.
@@ -38,6 +41,13 @@ export function nginxConfig(options: NginxConfigOptions): string {
     location / {
       grpc_pass grpc://greeter;
       grpc_next_upstream error timeout non_idempotent;
+      error_page 502 503 504 = @unavailable;
+    }
+    location @unavailable {
+      default_type application/grpc;
+      add_header grpc-status 14;
+      add_header grpc-message "no server could take the call";
+      return 204;
     }
   }
 `;
@@ -64,6 +74,13 @@ ${options.upstreams.map((address) => `    server ${address};`).join("\n")}
     location / {
       grpc_pass grpc://greeter;
       grpc_next_upstream error timeout non_idempotent;
+      error_page 502 503 504 = @unavailable;
+    }
+    location @unavailable {
+      default_type application/grpc;
+      add_header grpc-status 14;
+      add_header grpc-message "no server could take the call";
+      return 204;
     }
   }
 ${tls}}
