@@ -84,6 +84,7 @@ export {
   type ClientOptions,
   createClient,
   type Requests,
+  type RetryOptions,
 } from "./src/client.ts";
 export { GrpcError, type GrpcErrorOptions, Status } from "./src/errors.ts";
 export { Metadata, type MetadataInit, type MetadataValue } from "./src/metadata.ts";
