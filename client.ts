@@ -47,13 +47,17 @@ export type GreeterClient = Client<typeof Greeter>;
  * }
  * ```
  *
- * @param address `host:port` of the server, such as `server.address`.
- * @param options Channel options.
+ * @param address `host:port` of the server, such as `server.address`; or
+ *   several, as an array or a comma-separated string; or a `dns:` name.
+ * @param options Channel options, load balancing and retries.
  * @returns The client; close it when done.
  * @throws {TypeError} When `address` is not `host:port`.
  * @throws {RangeError} When its port is out of range.
  */
-export function createGreeterClient(address: string, options: GreeterClientOptions = {}): GreeterClient {
+export function createGreeterClient(
+  address: string | readonly string[],
+  options: GreeterClientOptions = {},
+): GreeterClient {
   return createClient(Greeter, address, options);
 }
 
@@ -64,6 +68,13 @@ Usage: deno task call [options]
 Options:
   --host <host>       server address (default 127.0.0.1; IPv6 as ::1 or [::1])
   --port <port>       server port (default 8001)
+  --address <list>    servers as host:port, comma-separated, instead of
+                      --host/--port: 127.0.0.1:5001,127.0.0.1:5002
+  --target <name>     a gRPC name instead of --host/--port, such as
+                      dns:///localhost:8001 (every address it resolves to)
+  --lb <policy>       round_robin (default for several servers) or pick_first
+  --wait-for-ready    wait for a server until the deadline instead of failing
+                      at once with UNAVAILABLE
   --name <name>       the name to send (default zzz); repeat it to send several
                       names with --rpc greetings or --rpc bidi
   --rpc <kind>        which RPC to call (default hello):
@@ -104,6 +115,10 @@ async function main(args: string[]): Promise<void> {
   const values = parseFlags(args, {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "8001" },
+    address: { type: "string" },
+    target: { type: "string" },
+    lb: { type: "string" },
+    "wait-for-ready": { type: "boolean", default: false },
     name: { type: "string", multiple: true },
     rpc: { type: "string", default: "hello" },
     count: { type: "string", default: "0" },
@@ -130,6 +145,11 @@ async function main(args: string[]): Promise<void> {
   }
   const port = parsePort(values.port, "--port");
   const host = parseHost(values.host);
+  const servers = parseServers(args, values.address, values.target);
+  const loadBalancing = values.lb as GreeterClientOptions["loadBalancing"];
+  if (loadBalancing !== undefined && loadBalancing !== "round_robin" && loadBalancing !== "pick_first") {
+    throw new UsageError(`--lb must be round_robin or pick_first, got '${values.lb}'`);
+  }
   if (rpc !== "replies") {
     for (const flag of ["count", "interval"] as const) {
       if (args.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`))) {
@@ -152,12 +172,13 @@ async function main(args: string[]): Promise<void> {
     maxReceiveMessageBytes: receive === undefined ? undefined : parseBytes(receive, "--max-receive-bytes"),
     keepaliveTimeMs: keepalive === undefined ? undefined : parseMs(keepalive, "--keepalive-time"),
     compression: values.compression === undefined ? undefined : parseCompression(values.compression),
+    loadBalancing,
   };
-  requireNetPermission(host, "client.ts");
-  const tls = readTlsFlags(values, host);
+  for (const server of servers?.hosts ?? [host]) requireNetPermission(server, "client.ts");
+  const tls = readTlsFlags(values, servers?.hosts[0] ?? host);
 
-  using client = createCliClient(formatHostPort(host, port), { ...clientOptions, tls }, values);
-  const options: CallOptions = { timeout };
+  using client = createCliClient(servers?.address ?? formatHostPort(host, port), { ...clientOptions, tls }, values);
+  const options: CallOptions = { timeout, waitForReady: values["wait-for-ready"] };
   const requests = names.map((name) => ({ name }));
   switch (rpc) {
     case "hello":
@@ -211,6 +232,27 @@ function readTlsFlags(
     key: key === undefined ? undefined : readPemFile(key, "--tls-key"),
     serverName,
   };
+}
+
+/** The servers of `--address` or `--target`, and their hosts (for the permission check). */
+function parseServers(args: string[], list?: string, target?: string) {
+  if (list === undefined && target === undefined) return undefined;
+  const given = (flag: string) => args.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  const clash = ["--host", "--port", ...(list !== undefined && target !== undefined ? ["--target"] : [])].find(given);
+  if (clash) throw new UsageError(`${clash} cannot be used with --${list !== undefined ? "address" : "target"}`);
+  if (target !== undefined) {
+    const match = /^dns:(?:\/\/[^/]*\/)?(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(target);
+    if (!match) throw new UsageError(`--target must be a dns: name such as dns:///localhost:8001, got '${target}'`);
+    return { address: target, hosts: [parseHost(match[1]!, "--target")] };
+  }
+  const parts = list!.split(",").map((part) => part.trim());
+  const hosts = parts.map((part) => {
+    const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(part);
+    if (!match) throw new UsageError(`--address takes host:port, comma-separated, got '${part}'`);
+    parsePort(match[2]!, "--address port");
+    return parseHost(match[1]!, "--address");
+  });
+  return { address: parts.join(","), hosts };
 }
 
 if (import.meta.main) {

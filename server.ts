@@ -35,6 +35,10 @@ export interface GreeterServerOptions extends ServerBaseOptions {
   port?: number;
   /** Handlers replacing the defaults, for any of the RPCs. */
   handlers?: GreeterHandlers;
+  /** Host gRPC health checking (`grpc.health.v1.Health`). Default true. */
+  health?: boolean;
+  /** Host gRPC server reflection (`grpc.reflection.v1` and `v1alpha`). Default true. */
+  reflection?: boolean;
 }
 
 /** A listening Greeter server. */
@@ -72,6 +76,8 @@ export function createGreeterServer(options: GreeterServerOptions = {}): Promise
   return createServer({
     ...rest,
     port: options.port ?? 8001,
+    health: options.health ?? true,
+    reflection: options.reflection ?? true,
     services: [[Greeter, { ...greeterHandlers, ...handlers }]],
     workerModule: new URL("./src/greeter_services.ts", import.meta.url),
   });
@@ -90,6 +96,8 @@ Options:
   --tls-key <f>   the PEM private key of --tls-cert
   --tls-ca <f>    mutual TLS: require client certificates signed by these PEM CAs
   --insecure      allow plaintext on an address that is not loopback
+  --no-health     do not host gRPC health checking (grpc.health.v1.Health)
+  --no-reflection do not host gRPC server reflection (buf curl and grpcurl use it)
   --help          show this help
 
 Limits, keepalive and compression (durations in ms):
@@ -147,6 +155,8 @@ async function main(args: string[]): Promise<void> {
     "tls-key": { type: "string" },
     "tls-ca": { type: "string" },
     insecure: { type: "boolean", default: false },
+    "no-health": { type: "boolean", default: false },
+    "no-reflection": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
     ...LIMIT_FLAGS,
   });
@@ -205,6 +215,8 @@ async function main(args: string[]): Promise<void> {
     insecure: values.insecure,
     signal: stop.signal,
     workers,
+    health: !values["no-health"],
+    reflection: !values["no-reflection"],
     onCall: values.verbose
       ? (event) =>
         console.log(

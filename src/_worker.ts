@@ -6,7 +6,7 @@
  * @module
  */
 import { serveHere, type Server, type ServerOptions } from "./server.ts";
-import type { FromWorker, WorkerInit } from "./_workers.ts";
+import type { FromWorker, ToWorker, WorkerInit } from "./_workers.ts";
 
 /** The worker's own scope, as far as this file uses it. */
 interface Scope {
@@ -49,10 +49,12 @@ async function init(data: WorkerInit): Promise<void> {
   }
 }
 
-scope.onmessage = (message: MessageEvent<WorkerInit | { type: "shutdown" }>) => {
+scope.onmessage = (message: MessageEvent<WorkerInit | ToWorker>) => {
   const data = message.data;
   if (data.type === "init") {
     void init(data);
+  } else if (data.type === "health") {
+    server?.health.set(data.service, data.status);
   } else if (data.type === "shutdown") {
     void (server?.shutdown() ?? Promise.resolve()).then(() => {
       scope.postMessage({ type: "stopped" });

@@ -13,6 +13,7 @@
  * @module
  */
 import type { CallEvent, Server, ServerOptions } from "./server.ts";
+import type { HealthStatuses, ServingStatus } from "./health.ts";
 import { formatHostPort } from "./_cli.ts";
 
 /** What happened to a worker, as {@linkcode WorkerEvent} reports it. */
@@ -66,6 +67,9 @@ export type FromWorker =
   | { type: "error"; method: string; error: unknown }
   | { type: "stopped" };
 
+/** What a worker is sent after "init". */
+export type ToWorker = { type: "shutdown" } | { type: "health"; service: string; status: ServingStatus };
+
 function rebuild(name: string, message: string): Error {
   if (name === "TypeError") return new TypeError(message);
   if (name === "RangeError") return new RangeError(message);
@@ -113,6 +117,21 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
   const live = new Map<number, Worker>();
   let shuttingDown = false;
   let port = options.port ?? 0;
+  // Statuses set through the returned server, sent to every worker, new ones too.
+  const statuses = new Map<string, ServingStatus>();
+  const health: HealthStatuses = {
+    set(service, status) {
+      if (typeof service !== "string" || !["UNKNOWN", "SERVING", "NOT_SERVING"].includes(status)) {
+        throw new TypeError(
+          `A health status needs a service name and UNKNOWN, SERVING or NOT_SERVING, got '${status}'`,
+        );
+      }
+      if (shuttingDown) return;
+      statuses.set(service, status);
+      for (const worker of live.values()) worker.postMessage({ type: "health", service, status } satisfies ToWorker);
+    },
+    get: (service) => statuses.get(service),
+  };
 
   /** Starts worker `id` and resolves with its port once it listens. */
   function spawn(id: number): Promise<number> {
@@ -125,6 +144,7 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
         switch (data.type) {
           case "listening":
             listening = true;
+            for (const [service, status] of statuses) worker.postMessage({ type: "health", service, status });
             report({ worker: id, kind: "started" });
             resolve(data.port);
             break;
@@ -228,6 +248,7 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
     port,
     address: formatHostPort(hostname, port),
     finished,
+    health,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };

@@ -26,6 +26,8 @@ import { listenReusePort } from "./_listener.ts";
 import { startWorkers, workerCount, type WorkerEvent } from "./_workers.ts";
 
 export type { WorkerEvent, WorkerEventKind } from "./_workers.ts";
+import { createHealth, type HealthStatuses } from "./health.ts";
+import { createReflection } from "./_reflection.ts";
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -158,12 +160,28 @@ export interface ServerBaseOptions {
   permitKeepaliveWithoutCalls?: boolean;
   /** Response encoding, used with clients that accept it. Default `"identity"`. */
   compression?: "gzip" | "identity";
+  /**
+   * Host gRPC health checking (`grpc.health.v1.Health`): `""` and each hosted
+   * service start `SERVING`, {@linkcode Server.health} changes them, and a
+   * graceful shutdown turns them all `NOT_SERVING` before it drains.
+   */
+  health?: boolean;
+  /**
+   * Host gRPC server reflection (`grpc.reflection.v1` and `v1alpha`), which
+   * `buf curl` and `grpcurl` use to call the server without its `.proto`. It
+   * shows the schema of every hosted service to any client.
+   */
+  reflection?: boolean;
 }
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions<S extends readonly ServiceType[] = readonly ServiceType[]> extends ServerBaseOptions {
   /** The port to listen on; 0 (the default) picks a free one. */
   port?: number;
+  /** Host gRPC health checking; see {@linkcode ServerBaseOptions.health}. Default false. */
+  health?: boolean;
+  /** Host gRPC server reflection; see {@linkcode ServerBaseOptions.reflection}. Default false. */
+  reflection?: boolean;
   /** The services to host, each with its handlers: `[[Greeter, { sayHello() {...} }], ...]`. */
   services: { readonly [K in keyof S]: readonly [S[K], NoInfer<ServiceHandlers<S[K]>>] };
   /**
@@ -191,6 +209,8 @@ export interface Server {
   readonly address: string;
   /** Settles once the server has shut down. */
   readonly finished: Promise<void>;
+  /** The serving statuses that the health service reports, when {@linkcode ServerBaseOptions.health} is on. */
+  readonly health: HealthStatuses;
   /**
    * Stops taking calls, waits for those in flight, cancels what is left after
    * the grace period, and resolves once the server is down. Idempotent.
@@ -316,8 +336,16 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
     },
   };
 
+  // The standard services come after the user's, which the loop below checks.
+  const entries = [...options.services as readonly ServiceEntry[]];
+  const named = entries.flatMap((entry) => typeof entry?.[0]?.typeName === "string" ? [entry[0]] : []);
+  const health = createHealth(named.map((service) => service.typeName));
+  if (options.health) entries.push(health.entry as ServiceEntry);
+  if (options.reflection) {
+    entries.push(...createReflection(options.health ? [...named, health.entry[0]] : named) as ServiceEntry[]);
+  }
   const seen = new Set<string>();
-  for (const entry of options.services as readonly ServiceEntry[]) {
+  for (const entry of entries) {
     const [service, handlers] = entry ?? [];
     if (!service || typeof service.typeName !== "string" || typeof service.methods !== "object") {
       throw new TypeError("Each service must be a [definition, handlers] pair made by `deno task gen`");
@@ -379,6 +407,7 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   /** Refuses new calls, lets those in flight end, then closes the connections. */
   async function drainThenClose(): Promise<void> {
     options.signal?.removeEventListener("abort", onAbort);
+    health.shutdown(); // before the drain: probes and balancers see NOT_SERVING while calls still run
     // Not tryShutdown() at once: see _drain.ts for how that cuts answers.
     const started = performance.now();
     // Not awaited: it settles once the connections it handed over are closed too.
@@ -414,6 +443,7 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
     port,
     address: formatHostPort(hostname, port),
     finished,
+    health: health.statuses,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
