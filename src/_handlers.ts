@@ -116,27 +116,44 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
 
   /** Runs a handler that answers once, and sends its response or status. */
   function answerOnce(ctx: Call, callback: grpc.sendUnaryData<Buffer>, run: () => unknown): void {
-    (async () => encode(await run()) as Buffer)().then(
-      (response) => {
-        if (ctx.cancelled) {
-          // The client is gone (or its deadline passed): nothing reaches it.
-          const error = GrpcError.from(ctx.reason);
-          env.report(ctx, error.code, error.details);
-          return;
-        }
+    const send = (response: Buffer) => {
+      if (ctx.cancelled) {
+        // The client is gone (or its deadline passed): nothing reaches it.
+        const error = GrpcError.from(ctx.reason);
+        env.report(ctx, error.code, error.details);
+        return;
+      }
+      ctx.sendHeader();
+      callback(null, response, ctx.grpcTrailer);
+      env.report(ctx, Status.OK, "OK");
+    };
+    const fail = (error: unknown) => {
+      const status = env.toStatus(ctx, error);
+      if (!ctx.cancelled) {
         ctx.sendHeader();
-        callback(null, response, ctx.grpcTrailer);
-        env.report(ctx, Status.OK, "OK");
-      },
-      (error) => {
-        const status = env.toStatus(ctx, error);
-        if (!ctx.cancelled) {
-          ctx.sendHeader();
-          callback(status, null, status.metadata);
-        }
-        env.report(ctx, status.code, status.details);
-      },
-    );
+        callback(status, null, status.metadata);
+      }
+      env.report(ctx, status.code, status.details);
+    };
+    // A handler that answers synchronously is answered in the same turn, as
+    // grpc-js's own handlers are: no microtask between the request and the response.
+    let result: unknown;
+    try {
+      result = run();
+    } catch (error) {
+      return fail(error);
+    }
+    if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
+      Promise.resolve(result).then((value) => encode(value) as Buffer).then(send, fail);
+      return;
+    }
+    let response: Buffer;
+    try {
+      response = encode(result) as Buffer;
+    } catch (error) {
+      return fail(error);
+    }
+    send(response);
   }
 
   async function* readRequests(
