@@ -86,3 +86,44 @@ export function compressResponses(
     sendMetadata.call(this, withHeader(metadata, name));
   };
 }
+
+/** Bytes that are already gRPC frames, prefixes included: one message or several. */
+export class Framed {
+  /** @param bytes The frames. */
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** What {@linkcode acceptFramed} needs of grpc-js's private server call. */
+interface FramingServerCall {
+  serializeMessage(value: unknown): Uint8Array;
+  maxSendMessageSize: number;
+}
+
+/**
+ * Lets a grpc-js server call take {@linkcode Framed} bytes as a response
+ * "message" and send them as they are, so that several messages leave in one
+ * write and one DATA frame: grpc-js writes each message on its own, and
+ * Deno's `node:http2` sends each write with its own system call. The call's
+ * own `serializeMessage` (private, which frames one message) is wrapped for
+ * that one call. Refused (false) where it would skip a check: when a send
+ * limit is set (grpc-js checks each write against it) or when responses are
+ * compressed (`compressResponses` wrapped it already), or when the handler's
+ * call is not grpc-js's own (an interceptor wrapped it).
+ *
+ * @param call The handler's call object.
+ * @returns Whether the call now takes `Framed` writes.
+ */
+export function acceptFramed(call: object): boolean {
+  const inner = Reflect.get(call, "call") as FramingServerCall | undefined;
+  if (
+    !inner || typeof inner.serializeMessage !== "function" || Object.hasOwn(inner, "serializeMessage") ||
+    inner.maxSendMessageSize !== -1
+  ) {
+    return false;
+  }
+  const serialize = inner.serializeMessage;
+  inner.serializeMessage = function (this: FramingServerCall, value: unknown): Uint8Array {
+    return value instanceof Framed ? value.bytes : serialize.call(this, value);
+  };
+  return true;
+}

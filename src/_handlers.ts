@@ -14,6 +14,7 @@ import { GrpcError, Status } from "./errors.ts";
 import { firstEvent } from "./_events.ts";
 import { Call, type ServerState } from "./_call.ts";
 import type { AnyMethod } from "./schema.ts";
+import { responseWriter } from "./_batch.ts";
 
 /** What the adapters need from their server. */
 export interface AdapterEnv {
@@ -180,11 +181,12 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
     ctx: Call,
     produce: () => AsyncIterable<unknown> | Iterable<unknown>,
   ): void {
+    const writer = responseWriter(call);
     /** Writes one response; false when the caller must wait for "drain". */
     const writeOne = (response: unknown): boolean => {
       if (ctx.cancelled) throw ctx.reason;
       ctx.sendHeader();
-      return call.write(encode(response) as Buffer);
+      return writer.write(encode(response));
     };
     (async () => {
       const source = produce();
@@ -206,6 +208,7 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
     })().then(
       () => {
         ctx.sendHeader();
+        writer.flush();
         call.end(ctx.grpcTrailer);
         env.report(ctx, Status.OK, "OK");
       },
@@ -213,6 +216,8 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
         const status = env.toStatus(ctx, error);
         if (!ctx.cancelled) {
           ctx.sendHeader();
+          // What was written before the failure goes first, as it would unbatched.
+          writer.flush();
           call.emit("error", status);
         }
         env.report(ctx, status.code, status.details);
