@@ -5,43 +5,8 @@
  */
 import { Metadata } from "./metadata.ts";
 
-/** The gRPC status codes, by name. */
-export const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
-
-/** A gRPC status code: one of the values of {@linkcode Status}. */
-export type Status = typeof Status[keyof typeof Status];
-
-const STATUS_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(Status).map(([name, code]) => [code, name]),
-);
-
-/**
- * The name of a status code, such as `"DEADLINE_EXCEEDED"` for 4.
- *
- * @param code A gRPC status code.
- * @returns Its name, or `"CODE_<n>"` for a code gRPC does not define.
- */
-export function statusName(code: number): string {
-  return STATUS_NAMES[code] ?? `CODE_${code}`;
-}
+export { Status, statusName } from "./_status.ts";
+import { Status, statusName } from "./_status.ts";
 
 /** Options of {@linkcode GrpcError}. */
 export interface GrpcErrorOptions {
