@@ -22,6 +22,18 @@ export interface AdapterEnv {
   report(call: Call, code: Status, details: string): void;
   /** The status to send for what a handler threw. */
   toStatus(call: Call, error: unknown): grpc.StatusObject;
+  /** The bound on unflushed responses of a call, if the server keeps one. */
+  flow?(call: grpc.ServerWritableStream<unknown, Buffer> | grpc.ServerDuplexStream<unknown, Buffer>): Flow | undefined;
+}
+
+/** The bound on one call's unflushed responses. */
+export interface Flow {
+  /** Counts the bytes of one response just written. */
+  wrote(bytes: number): void;
+  /** Whether the next response must wait. */
+  mustWait(): boolean;
+  /** Waits until enough is flushed; throws when the client stalls for too long. */
+  wait(): Promise<void>;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -163,11 +175,21 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
     ctx: Call,
     produce: () => AsyncIterable<unknown> | Iterable<unknown>,
   ): void {
-    /** Writes one response; false when the caller must wait for "drain". */
+    const flow = env.flow?.(call);
+    /** Writes one response; false when the caller must wait for "drain" or for the bytes to flush. */
     const writeOne = (response: unknown): boolean => {
       if (ctx.cancelled) throw ctx.reason;
       ctx.sendHeader();
-      return call.write(encode(response) as Buffer);
+      const bytes = encode(response) as Buffer;
+      if (!flow) return call.write(bytes);
+      // 5: the gRPC message prefix grpc-js adds.
+      flow.wrote(bytes.length + 5);
+      return call.write(bytes) && !flow.mustWait();
+    };
+    /** Waits for what writeOne asked. */
+    const wait = async (): Promise<void> => {
+      if (flow?.mustWait()) return await flow.wait();
+      await drained(call);
     };
     (async () => {
       const source = produce();
@@ -176,13 +198,13 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
       }
       if (Symbol.asyncIterator in source) {
         for await (const response of source) {
-          if (!writeOne(response)) await drained(call);
+          if (!writeOne(response)) await wait();
         }
       } else {
         // A plain iterable is written without a microtask per message; the
         // wait for "drain" still yields to the event loop every few writes.
         for (const response of source) {
-          if (!writeOne(response)) await drained(call);
+          if (!writeOne(response)) await wait();
         }
       }
       if (ctx.cancelled) throw ctx.reason;

@@ -18,6 +18,11 @@ import { coalesceWrites } from "./_coalesce.ts";
 import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
 import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
+import { ConnectionGuard, type LimitEvent, type LimitKind, resolveLimits, type ServerLimits } from "./_limits.ts";
+import { listen, type Listener } from "./_listener.ts";
+import { interceptingCallOf } from "./_grpc_internals.ts";
+
+export type { LimitEvent, LimitKind, ServerLimits };
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -103,6 +108,18 @@ export interface ServerBaseOptions {
    * gets `UNKNOWN` and a generic message). Default: one line on stderr.
    */
   onError?: (error: unknown, method: string) => void;
+  /**
+   * What one client may hold: connections, timeouts, streams, unflushed and
+   * partially received bytes, early resets. Each field has a default; see
+   * {@linkcode ServerLimits}.
+   */
+  limits?: Partial<ServerLimits>;
+  /**
+   * Called the first time each kind of limit bites (then never again for
+   * that kind; running out of fds is reported once per episode). Default:
+   * one line on stderr.
+   */
+  onLimit?: (event: LimitEvent) => void;
 }
 
 /** Options of {@linkcode createServer}. */
@@ -134,6 +151,10 @@ export interface Server {
 
 const GENERIC_ERROR_DETAILS = "Unexpected server error";
 
+function defaultOnLimit(event: LimitEvent): void {
+  console.error(`limit ${event.limit}: ${event.detail}`);
+}
+
 function defaultOnError(error: unknown, method: string): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   console.error(`${method}: handler failed: ${message}`);
@@ -141,8 +162,11 @@ function defaultOnError(error: unknown, method: string): void {
 
 /** A bind failure, in one line that names the address and the reason. */
 function bindError(hostname: string, port: number, cause: Error): Error {
-  const reason = cause.message.match(/\[(?:listen \w+: )?([^\]]+)\]/)?.[1] ?? cause.message;
-  return new Error(`Cannot listen on ${formatHostPort(hostname, port)}: ${reason}`, { cause });
+  const address = formatHostPort(hostname, port);
+  const reason = cause instanceof Deno.errors.AddrInUse
+    ? `address already in use ${address}`
+    : cause.message.replace(/ \(os error \d+\)$/, "").toLowerCase();
+  return new Error(`Cannot listen on ${address}: ${reason}`, { cause });
 }
 
 /**
@@ -180,11 +204,22 @@ export async function createServer<const S extends readonly ServiceType[]>(
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   const onError = options.onError ?? defaultOnError;
   const onCall = options.onCall;
-  const strict = createStrictChecks();
+  const limits = resolveLimits(options.limits);
+  const onLimit = options.onLimit ?? defaultOnLimit;
+  const bitten = new Set<LimitKind>();
+  const report = (limit: LimitKind, detail: string) => {
+    // Once per kind; running out of fds once per episode (the listener calls once per episode).
+    if (bitten.has(limit) && limit !== "fds-exhausted") return;
+    bitten.add(limit);
+    onLimit({ limit, detail });
+  };
+  const guard = new ConnectionGuard(limits, report);
+  const strict = createStrictChecks((stream, bytes) => guard.partial(stream, bytes));
   const gate = createDrainGate();
   const state: ServerState = { forcing: false };
   const server = new grpc.Server({
     ...h2Workaround.serverOptions(),
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
     ...options.channelOptions,
     interceptors: [strict.interceptor, gate.interceptor],
   });
@@ -206,6 +241,16 @@ export async function createServer<const S extends readonly ServiceType[]>(
       }
       const metadata = toGrpcMetadata([...call.trailer, ...grpcError.metadata]);
       return { code: grpcError.code, details: grpcError.details, metadata };
+    },
+    flow(call) {
+      const inner = interceptingCallOf(call);
+      const stream = inner && strict.streamOf(inner);
+      if (!stream) return undefined;
+      return {
+        wrote: (bytes) => guard.wrote(stream, bytes),
+        mustWait: () => guard.mustWait(stream),
+        wait: () => guard.waitFlushed(stream, () => Reflect.get(call, "cancelled") === true),
+      };
     },
   };
 
@@ -239,17 +284,24 @@ export async function createServer<const S extends readonly ServiceType[]>(
   }
   h2Workaround.register(server);
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      formatHostPort(hostname, requestedPort),
-      grpc.ServerCredentials.createInsecure(),
-      (error, port) => {
-        if (!error) return resolve(port);
-        server.forceShutdown();
-        reject(bindError(hostname, requestedPort, error));
-      },
-    );
-  });
+  // Our own accept loop (see _listener.ts), feeding grpc-js's HTTP/2 server.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  let listener: Listener;
+  try {
+    listener = listen({
+      hostname,
+      port: requestedPort,
+      maxConnections: limits.maxConnections,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      onConnection: (socket) => injector.injectConnection(socket),
+      onLimit: report,
+    });
+  } catch (error) {
+    server.forceShutdown();
+    throw bindError(hostname, requestedPort, error as Error);
+  }
+  const port = listener.port;
+  guard.attach(server);
   strict.attach(server);
   coalesceWrites(server);
   gate.attach(server);
@@ -262,6 +314,7 @@ export async function createServer<const S extends readonly ServiceType[]>(
   /** Refuses new calls, lets those in flight end, then closes the connections. */
   async function drainThenClose(): Promise<void> {
     options.signal?.removeEventListener("abort", onAbort);
+    listener.stop();
     // Not tryShutdown() at once: see _drain.ts for how that cuts answers.
     const started = performance.now();
     await gate.drain(gracePeriodMs);
@@ -280,7 +333,11 @@ export async function createServer<const S extends readonly ServiceType[]>(
   }
 
   function shutdown(): Promise<void> {
-    shutdownPromise ??= drainThenClose().then(resolveFinished);
+    shutdownPromise ??= drainThenClose().then(() => {
+      injector.destroy();
+      listener.close();
+      resolveFinished();
+    });
     return shutdownPromise;
   }
   const onAbort = () => void shutdown();
