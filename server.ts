@@ -10,7 +10,15 @@ import { Greeter, type GreeterHandlers, greeterHandlers } from "./src/greeter.ts
 import { Status, statusName } from "./src/errors.ts";
 import { warningLine } from "./src/_h2_workaround.ts";
 import { h2Workaround } from "./src/_h2_workaround.ts";
-import { exitWithError, parseFlags, parseHost, parsePort, requireNetPermission } from "./src/_cli.ts";
+import { exitWithError, parseFlags, parseHost, parsePort, requireNetPermission, UsageError } from "./src/_cli.ts";
+import { DEFAULT_LIMITS, type ServerLimits } from "./src/_limits.ts";
+
+/** `maxCallUnflushedBytes` as the flag `--max-call-unflushed-bytes`. */
+function flagName(limit: string): string {
+  return limit.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof ServerLimits)[];
 
 /** Options of {@linkcode createGreeterServer}. */
 export interface GreeterServerOptions extends ServerBaseOptions {
@@ -62,6 +70,9 @@ Options:
   --verbose       log each call: method, status, duration
   --help          show this help
 
+Limits on what one client may hold (each logged once, when it first bites):
+${LIMIT_NAMES.map((name) => `  --${flagName(name)} <n>`.padEnd(40) + `default ${DEFAULT_LIMITS[name]}`).join("\n")}
+
 Stops gracefully on SIGINT or SIGTERM.`;
 
 async function main(args: string[]): Promise<void> {
@@ -70,6 +81,7 @@ async function main(args: string[]): Promise<void> {
     port: { type: "string", default: "8001" },
     verbose: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
+    ...Object.fromEntries(LIMIT_NAMES.map((name) => [flagName(name), { type: "string" as const }])),
   });
   if (values.help) {
     console.log(SERVE_HELP);
@@ -77,6 +89,15 @@ async function main(args: string[]): Promise<void> {
   }
   const port = parsePort(values.port, "--port", { allowZero: true });
   const host = parseHost(values.host);
+  const limits: Partial<ServerLimits> = {};
+  for (const name of LIMIT_NAMES) {
+    const value = (values as Record<string, unknown>)[flagName(name)];
+    if (typeof value !== "string") continue;
+    if (!/^\d+$/.test(value)) {
+      throw new UsageError(`--${flagName(name)} must be a non-negative integer, got '${value}'`);
+    }
+    limits[name] = Number(value);
+  }
   requireNetPermission(host, "server.ts");
   if (h2Workaround.active) console.error(warningLine());
   // Our own lines report what goes wrong; grpc-js's logger would add a second,
@@ -89,6 +110,7 @@ async function main(args: string[]): Promise<void> {
     hostname: host,
     port,
     signal: stop.signal,
+    limits,
     onCall: values.verbose
       ? (event) =>
         console.log(

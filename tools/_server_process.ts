@@ -63,9 +63,11 @@ export class ServerProcess implements AsyncDisposable {
    *
    * @param port The port; 0 for any free one.
    * @param timeoutMs How long to wait for the "listening" line.
+   * @param extraArgs More flags for `server.ts`, such as `--stall-timeout-ms=2000`.
+   * @param deno The Deno binary; default this one (or `deno` from PATH).
    */
-  static async start(port = 0, timeoutMs = 20_000): Promise<ServerProcess> {
-    const child = new Deno.Command(denoBinary(), {
+  static async start(port = 0, timeoutMs = 20_000, extraArgs: string[] = [], deno?: string): Promise<ServerProcess> {
+    const child = new Deno.Command(deno ?? denoBinary(), {
       args: [
         "run",
         "--quiet",
@@ -75,6 +77,7 @@ export class ServerProcess implements AsyncDisposable {
         new URL("server.ts", ROOT).pathname,
         "--host=127.0.0.1",
         `--port=${port}`,
+        ...extraArgs,
       ],
       cwd: ROOT.pathname,
       stdin: "null",
