@@ -87,9 +87,18 @@ export {
   type ClientOptions,
   createClient,
   type Requests,
+  type RetryOptions,
 } from "./src/client.ts";
 export { GrpcError, type GrpcErrorOptions, Status } from "./src/errors.ts";
 export { Metadata, type MetadataInit, type MetadataValue } from "./src/metadata.ts";
+export type { ClientTlsOptions, Pem, ServerTlsOptions } from "./src/tls.ts";
+export type { HealthStatuses, ServingStatus } from "./src/health.ts";
+export {
+  Health,
+  HealthCheckRequest,
+  HealthCheckResponse,
+  HealthCheckResponse_ServingStatus,
+} from "./proto/grpc/health/v1/health.ts";
 
 // The tutorial's Greeter, built on the above.
 export { createGreeterServer, type GreeterServer, type GreeterServerOptions } from "./server.ts";

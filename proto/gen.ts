@@ -8,7 +8,8 @@
  * writes `gen/shop.ts`, and a module for each file `shop.proto` imports
  * (well-known types excepted: they come from `@greeter/grpc/wkt`). With no
  * arguments (`deno task gen`) it regenerates this module's own files:
- * `proto/hello.ts`, `proto/google/protobuf/*.ts` and `src/gen/_wkt_sources.ts`.
+ * `proto/hello.ts`, `proto/google/protobuf/*.ts`, `proto/grpc/{health,reflection}/*.ts`
+ * and `src/gen/_wkt_sources.ts`.
  *
  * The library is {@linkcode generate} in `src/gen/generate.ts`.
  *
@@ -93,9 +94,20 @@ function cwd(): string | undefined {
   }
 }
 
+/** gRPC's standard services this module hosts (health checking, reflection), by import path. */
+export const GRPC_SERVICE_PROTOS: readonly string[] = [
+  "grpc/health/v1/health.proto",
+  "grpc/reflection/v1/reflection.proto",
+  "grpc/reflection/v1alpha/reflection.proto",
+];
+
 /** The arguments `deno task gen` means with none: this module's own files. */
 const SELF = {
-  files: ["proto/hello.proto", ...WKT_NAMES.map((n) => `proto/google/protobuf/${n}.proto`)],
+  files: [
+    "proto/hello.proto",
+    ...WKT_NAMES.map((n) => `proto/google/protobuf/${n}.proto`),
+    ...GRPC_SERVICE_PROTOS.map((p) => `proto/${p}`),
+  ],
   includePaths: ["proto"],
   outDir: "proto",
   runtime: "./src/runtime.ts",

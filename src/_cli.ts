@@ -126,6 +126,59 @@ export function requireNetPermission(hostname: string, script: string): void {
   );
 }
 
+/**
+ * Checks that the process may read `paths`, the files named by TLS flags.
+ *
+ * @param paths The files, as given on the command line.
+ * @param host The host the command uses, for the `--allow-net` of the command shown.
+ * @param script The script, such as `"server.ts"`.
+ * @throws {UsageError} Naming the exact `--allow-read` flag to add when it may not.
+ */
+export function requireReadPermission(paths: string[], host: string, script: string): void {
+  const missing = paths.filter((path) => Deno.permissions.querySync({ name: "read", path }).state !== "granted");
+  if (missing.length === 0) return;
+  const net = host.includes(":") ? `'[${host}]'` : host;
+  throw new UsageError(
+    `no read permission for ${missing.map((path) => `'${path}'`).join(", ")}: run \`deno run --allow-net=${net} ` +
+      `--allow-read=${paths.join(",")} --allow-env=${GRPC_ENV_VARS.join(",")} ${script} ...\` ` +
+      "(the deno task grants no --allow-read)",
+  );
+}
+
+/**
+ * The bytes of a PEM file named by a flag.
+ *
+ * @param path The file.
+ * @param flag The flag that named it, such as `"--tls-cert"`.
+ * @returns Its bytes.
+ * @throws {UsageError} When it cannot be read or is empty.
+ */
+export function readPemFile(path: string, flag: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/: \w+ '.*'$/, "");
+    throw new UsageError(`${flag} '${path}' cannot be read: ${reason}`);
+  }
+  if (bytes.length === 0) throw new UsageError(`${flag} '${path}' is empty`);
+  return bytes;
+}
+
+/**
+ * A TLS option error of the library, in the words of the command line: `tls.cert` becomes `--tls-cert 'file'`.
+ *
+ * @param error What the library threw.
+ * @param files The file of each TLS option, by option name (`cert`, `key`, `ca`).
+ * @returns A {@linkcode UsageError} for a TLS option error, else `error` itself.
+ */
+export function tlsFlagError(error: unknown, files: Record<string, string | undefined>): unknown {
+  if (!(error instanceof TypeError) || !/\btls\.(cert|key|ca)\b/.test(error.message)) return error;
+  return new UsageError(
+    error.message.replace(/\btls\.(cert|key|ca)\b/g, (_, name: string) => `--tls-${name} '${files[name]}'`),
+  );
+}
+
 /** The environment variables grpc-js reads; the tasks grant exactly these. */
 export const GRPC_ENV_VARS: readonly string[] = [
   "GRPC_NODE_USE_ALTERNATIVE_RESOLVER",
@@ -153,4 +206,28 @@ export function exitWithError(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`error: ${message.replace(/\s+/g, " ").trim()}`);
   Deno.exit(error instanceof UsageError ? 2 : 1);
+}
+
+/**
+ * A message size in bytes from a flag: an integer from 0 to 2147483647.
+ *
+ * @throws {UsageError} When it is not one.
+ */
+export function parseBytes(value: string, flag: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 0x7fffffff) {
+    throw new UsageError(`${flag} must be a number of bytes from 0 to 2147483647, got '${value}'`);
+  }
+  return Number(value);
+}
+
+/**
+ * A message encoding from a flag: `gzip` or `identity`.
+ *
+ * @throws {UsageError} When it is neither.
+ */
+export function parseCompression(value: string, flag = "--compression"): "gzip" | "identity" {
+  if (value !== "gzip" && value !== "identity") {
+    throw new UsageError(`${flag} must be 'gzip' or 'identity', got '${value}'`);
+  }
+  return value;
 }

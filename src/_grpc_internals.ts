@@ -10,6 +10,7 @@
  * @module
  */
 import type * as http2 from "node:http2";
+import { Buffer } from "node:buffer";
 import type * as grpc from "@grpc/grpc-js";
 
 /** The grpc-js version these internals were written and tested against. */
@@ -43,4 +44,56 @@ export function http2ServersOf(server: grpc.Server): http2.Http2Server[] {
 export function interceptingCallOf(call: object): object | undefined {
   const inner: unknown = Reflect.get(call, "call");
   return typeof inner === "object" && inner !== null ? inner : undefined;
+
+/** What {@linkcode compressResponses} needs of grpc-js's private server call. */
+interface PrivateServerCall {
+  serializeMessage(value: unknown): Uint8Array;
+  sendMetadata(metadata?: grpc.Metadata | null): void;
+  maxSendMessageSize: number;
+}
+
+/**
+ * Makes one grpc-js server call send its responses compressed, which grpc-js
+ * 1.14 does not do itself (its `serializeMessage` always writes the flag 0
+ * and its headers say `grpc-encoding: identity`): the call's own
+ * `serializeMessage` is replaced by one that gzips the message and sets the
+ * flag, and its response headers say `grpc-encoding: <name>`. A message over
+ * the send limit is left uncompressed, so that grpc-js's own check still
+ * measures the uncompressed size and answers `RESOURCE_EXHAUSTED`.
+ *
+ * @param call The call an interceptor received (grpc-js's own, not a wrapper).
+ * @param name The encoding, for the header.
+ * @param compress The compressor.
+ * @param withHeader Adds the encoding header to the response metadata.
+ * @throws {Error} When this grpc-js call has no such methods (it was upgraded).
+ */
+export function compressResponses(
+  call: grpc.ServerInterceptingCallInterface,
+  name: string,
+  compress: (bytes: Uint8Array) => Uint8Array,
+  withHeader: (metadata: grpc.Metadata | null | undefined, name: string) => grpc.Metadata,
+): void {
+  const target = call as unknown as PrivateServerCall;
+  if (typeof target.serializeMessage !== "function" || typeof target.maxSendMessageSize !== "number") {
+    throw new Error(
+      `Cannot compress responses: this grpc-js server call has no 'serializeMessage' ` +
+        `(tested with grpc-js ${TESTED_GRPC_JS}; was it upgraded?)`,
+    );
+  }
+  const serialize = target.serializeMessage;
+  const sendMetadata = target.sendMetadata;
+  target.serializeMessage = function (value: unknown): Uint8Array {
+    const framed = serialize.call(this, value);
+    const limit = target.maxSendMessageSize;
+    if (limit !== -1 && framed.length - 5 > limit) return framed;
+    const compressed = compress(framed.subarray(5));
+    const out = Buffer.allocUnsafe(5 + compressed.length);
+    out[0] = 1;
+    out.writeUInt32BE(compressed.length, 1);
+    out.set(compressed, 5);
+    return out;
+  };
+  target.sendMetadata = function (metadata?: grpc.Metadata | null): void {
+    sendMetadata.call(this, withHeader(metadata, name));
+  };
 }

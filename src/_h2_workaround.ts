@@ -118,9 +118,15 @@ export const h2Workaround = {
    * @param server The grpc-js server, bound.
    * @param hostname Where it listens.
    * @param port Its port.
+   * @param options `tls`: the server speaks TLS, which the warm-up does not.
    */
-  async warmUp(server: grpc.Server, hostname: string, port: number): Promise<void> {
+  async warmUp(server: grpc.Server, hostname: string, port: number, options: { tls?: boolean } = {}): Promise<void> {
     if (!this.active) return;
+    if (options.tls) {
+      server.unregister(WARM_UP_PATH);
+      console.warn(`warning: no HTTP/2 warm-up over TLS (${DENO_H2_ISSUE}); use Deno ${SAFE_DENO_VERSION}`);
+      return;
+    }
     const host = loopbackFor(hostname);
     try {
       // Never a permission prompt: without the permission, only the warning.

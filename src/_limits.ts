@@ -1,323 +1,199 @@
 /**
- * What one client may hold on the server: unflushed response bytes per call
- * and per connection, bytes of partially received messages per connection,
- * idle connections, and resets of streams that had just opened ("rapid
- * reset"), counted per peer address across reconnects.
- *
- * Where the unflushed bytes are, measured on Deno 2.9.3: grpc-js's
- * `call.write()` never returns false under Deno's `node:http2`, so nothing
- * waits. A client that grants no window leaves the bytes queued inside
- * `node:http2` (nghttp2's stream queue: `stream.bufferSize` shows them on a
- * native socket only, `writableLength` stays 0); a client that grants windows
- * but does not read its socket leaves them in the socket. So a call's
- * unflushed bytes are what it wrote minus the DATA bytes of its stream that
- * the kernel took, counted by our own socket (`ConnectionSocket`, see
- * `_listener.ts`). A streaming call waits while its own or its connection's
- * unflushed bytes pass their bound, and is reset and ended with
- * `RESOURCE_EXHAUSTED` once nothing has flushed for the stall timeout.
+ * Message size limits, keepalive, connection age, the PING policy and gzip:
+ * the options of servers and clients checked, given their defaults, and
+ * turned into grpc-js channel arguments, plus what grpc-js lacks (response
+ * compression, the PING policy).
  *
  * @module
  */
-import * as http2 from "node:http2";
-import type * as grpc from "@grpc/grpc-js";
-import { GrpcError, Status } from "./errors.ts";
-import { http2ServersOf } from "./_grpc_internals.ts";
+import type * as http2 from "node:http2";
+import { gzipSync } from "node:zlib";
+import * as grpc from "@grpc/grpc-js";
+import { compressResponses, http2ServersOf } from "./_grpc_internals.ts";
+import { enforcePingPolicy } from "./_ping_policy.ts";
 
-/** The limits of one server; every field has a default ({@linkcode DEFAULT_LIMITS}). */
-export interface ServerLimits {
-  /** Connections open at once; more are closed as they arrive. Default 1000 (keep it below `ulimit -n`). */
-  maxConnections: number;
-  /** How long a new connection may take to send the HTTP/2 preface, in ms. Default 10000. */
-  handshakeTimeoutMs: number;
-  /** How long a connection may have no open stream before it is closed (GOAWAY), in ms. Default 300000. */
-  idleTimeoutMs: number;
-  /** Streams open at once on one connection, advertised as MAX_CONCURRENT_STREAMS. Default 100. */
-  maxConcurrentStreams: number;
-  /** Response bytes of one call not yet flushed to the client before its handler waits. Default 1 MiB. */
-  maxCallUnflushedBytes: number;
-  /** Response bytes of one connection not yet flushed before every call on it waits. Default 8 MiB. */
-  maxConnectionUnflushedBytes: number;
-  /** How long a waiting call may see nothing flushed before it is reset (`RESOURCE_EXHAUSTED`), in ms. Default 20000. */
-  stallTimeoutMs: number;
-  /** Bytes of partially received request messages held per connection. Default 16 MiB. */
-  maxPartialMessageBytes: number;
-  /**
-   * Streams a peer address may reset within 1 s of opening them, per
-   * `prematureResetWindowMs`, across all its connections. Past it, the
-   * connection is closed (GOAWAY `ENHANCE_YOUR_CALM`), and for
-   * `prematureResetWindowMs` any early reset closes that address's connection. Default 500.
-   */
-  maxPrematureResets: number;
-  /** The window of {@linkcode ServerLimits.maxPrematureResets}, in ms. Default 10000. */
-  prematureResetWindowMs: number;
+/** A message encoding: `"gzip"`, or `"identity"` for none. */
+export type Compression = "gzip" | "identity";
+
+/** gRPC's default receive limit: 4 MiB. */
+export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The server's default keepalive interval, as grpc-core's and grpc-go's: 2 hours. */
+export const DEFAULT_SERVER_KEEPALIVE_TIME_MS = 2 * 60 * 60 * 1000;
+/** The default wait for a keepalive PING's ACK, as grpc's: 20 s. */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
+/** The default minimum interval between client PINGs, as grpc-go's `MinTime`: 5 minutes. */
+export const DEFAULT_MIN_PING_INTERVAL_MS = 5 * 60 * 1000;
+/** The longest timer Node-style timers take; a longer duration counts as unlimited. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Limits, keepalive and compression options of both sides. */
+export interface LimitOptions {
+  /** Largest message accepted, in bytes (after decompression); a larger one fails the call with `RESOURCE_EXHAUSTED`. Default 4 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** Largest message sent, in bytes; a larger one fails the call with `RESOURCE_EXHAUSTED`. Default `Infinity` (no limit), as grpc's. */
+  maxSendMessageBytes?: number;
+  /** Milliseconds without a PING before one is sent to check the peer is there. */
+  keepaliveTimeMs?: number;
+  /** Milliseconds to wait for the PING's ACK before closing the connection. Default 20000. */
+  keepaliveTimeoutMs?: number;
 }
 
-/** The defaults of {@linkcode ServerLimits}. */
-export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
-  maxConnections: 1000,
-  handshakeTimeoutMs: 10_000,
-  idleTimeoutMs: 300_000,
-  // RFC 9113 (section 6.5.2) recommends advertising no fewer than 100; 100
-  // keeps a connection's worst case (streams x bytes held per stream) small.
-  maxConcurrentStreams: 100,
-  maxCallUnflushedBytes: 1024 * 1024,
-  maxConnectionUnflushedBytes: 8 * 1024 * 1024,
-  stallTimeoutMs: 20_000,
-  maxPartialMessageBytes: 16 * 1024 * 1024,
-  maxPrematureResets: 500,
-  prematureResetWindowMs: 10_000,
-});
+/** What {@linkcode LimitOptions} add on a server. */
+export interface ServerLimitOptions extends LimitOptions {
+  /** Server keepalive: default 2 hours, as grpc's. */
+  keepaliveTimeMs?: number;
+  /** A connection older than this gets GOAWAY, so that clients reconnect and rebalance. Default `Infinity`. */
+  maxConnectionAgeMs?: number;
+  /** How long calls in flight may go on after that GOAWAY before the connection is closed. Default `Infinity`. */
+  maxConnectionAgeGraceMs?: number;
+  /**
+   * Fewest milliseconds between a client's PINGs; the third too early gets
+   * GOAWAY ENHANCE_YOUR_CALM `too_many_pings`. Default 300000 (5 min), as
+   * grpc-go's; `0` turns the policy off.
+   */
+  minPingIntervalMs?: number;
+  /** Whether clients may send PINGs while no call is in flight. Default false. */
+  permitKeepaliveWithoutCalls?: boolean;
+  /** Response encoding, used when the client accepts it. Default `"identity"`. */
+  compression?: Compression;
+}
 
-/** Which limit bit. */
-export type LimitKind =
-  | "max-connections"
-  | "handshake-timeout"
-  | "fds-exhausted"
-  | "idle-timeout"
-  | "call-stalled"
-  | "partial-messages"
-  | "premature-resets";
+/** What {@linkcode LimitOptions} add on a client. */
+export interface ClientLimitOptions extends LimitOptions {
+  /** Client keepalive: default `Infinity` (off), as grpc's. */
+  keepaliveTimeMs?: number;
+  /** Request encoding of every call unless a call says otherwise. Default `"identity"`. */
+  compression?: Compression;
+}
 
-/** A limit that bit, as reported to `onLimit`. */
-export interface LimitEvent {
-  /** Which limit. */
-  limit: LimitKind;
-  /** What happened, in one line. */
-  detail: string;
+function bytes(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (value === Infinity) return -1;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw new RangeError(`${name} must be an integer from 0 to 2147483647 or Infinity, got ${value}`);
+  }
+  return value;
+}
+
+function ms(value: number | undefined, name: string, fallback: number, { allowZero = false } = {}): number {
+  if (value === undefined) return fallback;
+  if (value === Infinity) return Infinity;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
+    throw new RangeError(`${name} must be a ${allowZero ? "non-negative" : "positive"} number of ms, got ${value}`);
+  }
+  return value >= MAX_TIMER_MS ? Infinity : Math.ceil(value);
 }
 
 /**
- * The limits with their defaults filled in.
+ * Checks a compression name.
  *
- * @throws {RangeError} When a limit is not a positive integer (0 is allowed for timeouts: no limit).
+ * @throws {TypeError} When it is not `"gzip"` or `"identity"`.
  */
-export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
-  const resolved = { ...DEFAULT_LIMITS };
-  for (const [name, value] of Object.entries(limits)) {
-    if (!(name in DEFAULT_LIMITS)) throw new TypeError(`Unknown limit '${name}'`);
-    if (value === undefined) continue;
-    const zeroOk = name.endsWith("Ms");
-    if (!Number.isSafeInteger(value) || value < (zeroOk ? 0 : 1)) {
-      throw new RangeError(`Limit '${name}' must be an integer of at least ${zeroOk ? 0 : 1}, got ${value}`);
-    }
-    (resolved as Record<string, number>)[name] = value;
+export function checkCompression(value: unknown, name = "compression"): Compression | undefined {
+  if (value === undefined || value === "gzip" || value === "identity") return value;
+  throw new TypeError(`${name} must be 'gzip' or 'identity', got ${JSON.stringify(value)}`);
+}
+
+/** grpc-js's `grpc.default_compression_algorithm` values. */
+const ALGORITHM: Record<Compression, number> = { identity: 0, gzip: 2 };
+
+function common(options: LimitOptions, keepaliveDefault: number): Record<string, number> {
+  const out: Record<string, number> = {
+    "grpc.max_receive_message_length": bytes(
+      options.maxReceiveMessageBytes,
+      "maxReceiveMessageBytes",
+      DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+    ),
+    "grpc.max_send_message_length": bytes(options.maxSendMessageBytes, "maxSendMessageBytes", -1),
+    "grpc.keepalive_timeout_ms": ms(options.keepaliveTimeoutMs, "keepaliveTimeoutMs", DEFAULT_KEEPALIVE_TIMEOUT_MS),
+  };
+  const keepalive = ms(options.keepaliveTimeMs, "keepaliveTimeMs", keepaliveDefault);
+  if (keepalive !== Infinity) out["grpc.keepalive_time_ms"] = keepalive;
+  if (!Number.isFinite(out["grpc.keepalive_timeout_ms"]!)) out["grpc.keepalive_timeout_ms"] = MAX_TIMER_MS;
+  return out;
+}
+
+/** The limits of one server, checked. */
+export interface ServerLimits {
+  /** grpc-js server options; explicit `channelOptions` go over them. */
+  readonly channelOptions: Record<string, number>;
+  /** The response-compression interceptor, when responses are compressed. */
+  readonly interceptors: grpc.ServerInterceptor[];
+  /** Hooks what needs the bound server: the PING policy, the request headers. */
+  attach(server: grpc.Server): void;
+}
+
+/**
+ * Checks a server's options and prepares what they need.
+ *
+ * @throws {RangeError} When a size or duration is out of range.
+ * @throws {TypeError} When `compression` is unknown.
+ */
+export function serverLimits(options: ServerLimitOptions): ServerLimits {
+  const channelOptions = common(options, DEFAULT_SERVER_KEEPALIVE_TIME_MS);
+  const age = ms(options.maxConnectionAgeMs, "maxConnectionAgeMs", Infinity);
+  const grace = ms(options.maxConnectionAgeGraceMs, "maxConnectionAgeGraceMs", Infinity);
+  if (age !== Infinity) channelOptions["grpc.max_connection_age_ms"] = age;
+  if (grace !== Infinity) channelOptions["grpc.max_connection_age_grace_ms"] = grace;
+  const minPingIntervalMs = ms(options.minPingIntervalMs, "minPingIntervalMs", DEFAULT_MIN_PING_INTERVAL_MS, {
+    allowZero: true,
+  });
+  const permitWithoutCalls = options.permitKeepaliveWithoutCalls ?? false;
+  const compression = checkCompression(options.compression) ?? "identity";
+
+  // Set by our "stream" listener, which runs before grpc-js's, and read by the
+  // interceptor, which grpc-js calls synchronously from its own (as _strict.ts).
+  let accepts: string | undefined;
+  const interceptors: grpc.ServerInterceptor[] = [];
+  if (compression !== "identity") {
+    interceptors.push((_method, call) => {
+      const accepted = accepts;
+      accepts = undefined;
+      if (accepted?.split(",").some((name) => name.trim() === compression)) {
+        compressResponses(call, compression, gzipSync, withEncoding);
+      }
+      return call as grpc.ServerInterceptingCall;
+    });
   }
-  return resolved;
-}
 
-/** What a connection's socket tells (a `ConnectionSocket`, or any socket). */
-interface CountingSocket {
-  remoteAddress?: string;
-  flushedData?(streamId: number): number;
-  forgetStream?(streamId: number): void;
-}
-
-interface SessionState {
-  readonly session: http2.ServerHttp2Session;
-  readonly address: string;
-  readonly streams: Set<http2.ServerHttp2Stream>;
-  readonly partial: Map<http2.ServerHttp2Stream, number>;
-  partialTotal: number;
-  idleTimer: ReturnType<typeof setTimeout> | undefined;
-}
-
-interface PeerState {
-  resets: number;
-  windowStart: number;
-  penalisedUntil: number;
-}
-
-/** How soon after opening a client's reset counts as premature, in ms (Envoy's default). */
-const PREMATURE_MS = 1000;
-const ENHANCE_YOUR_CALM = 0xb;
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The limits of one server, hooked to its HTTP/2 sessions. */
-export class ConnectionGuard {
-  readonly limits: ServerLimits;
-  readonly #onLimit: (limit: LimitKind, detail: string) => void;
-  readonly #sessions = new Map<http2.ServerHttp2Session, SessionState>();
-  readonly #streamSession = new WeakMap<http2.ServerHttp2Stream, SessionState>();
-  readonly #written = new WeakMap<http2.ServerHttp2Stream, number>();
-  readonly #peers = new Map<string, PeerState>();
-
-  constructor(limits: ServerLimits, onLimit: (limit: LimitKind, detail: string) => void) {
-    this.limits = limits;
-    this.#onLimit = onLimit;
-  }
-
-  /** Hooks the guard to the server's `node:http2` servers, before its other listeners. */
-  attach(server: grpc.Server): void {
+  function attach(server: grpc.Server): void {
+    if (minPingIntervalMs > 0) enforcePingPolicy(server, { minPingIntervalMs, permitWithoutCalls });
+    if (compression === "identity") return;
     for (const http2Server of http2ServersOf(server)) {
-      http2Server.prependListener("session", (session: http2.ServerHttp2Session) => this.#onSession(session));
-      http2Server.prependListener("stream", (stream: http2.ServerHttp2Stream) => this.#onStream(stream));
+      http2Server.prependListener("stream", (_stream: unknown, headers: http2.IncomingHttpHeaders) => {
+        const value = headers["grpc-accept-encoding"];
+        accepts = Array.isArray(value) ? value.join(",") : value;
+      });
     }
   }
 
-  #onSession(session: http2.ServerHttp2Session): void {
-    const socket = session.socket as unknown as CountingSocket | undefined;
-    const state: SessionState = {
-      session,
-      address: socket?.remoteAddress ?? "",
-      streams: new Set(),
-      partial: new Map(),
-      partialTotal: 0,
-      idleTimer: undefined,
-    };
-    this.#sessions.set(session, state);
-    this.#armIdle(state);
-    session.once("close", () => {
-      clearTimeout(state.idleTimer);
-      this.#sessions.delete(session);
-    });
-  }
+  return { channelOptions, interceptors, attach };
+}
 
-  #armIdle(state: SessionState): void {
-    clearTimeout(state.idleTimer);
-    state.idleTimer = undefined;
-    if (this.limits.idleTimeoutMs === 0) return;
-    state.idleTimer = setTimeout(() => {
-      if (state.streams.size > 0 || state.session.closed || state.session.destroyed) return;
-      this.#onLimit(
-        "idle-timeout",
-        `a connection from ${state.address} had no call for ${this.limits.idleTimeoutMs}ms; closing idle connections`,
-      );
-      state.session.close();
-    }, this.limits.idleTimeoutMs);
-  }
+function withEncoding(metadata: grpc.Metadata | null | undefined, name: string): grpc.Metadata {
+  const out = metadata ?? new grpc.Metadata();
+  out.set("grpc-encoding", name);
+  return out;
+}
 
-  #onStream(stream: http2.ServerHttp2Stream): void {
-    const session = stream.session;
-    const state = session && this.#sessions.get(session as http2.ServerHttp2Session);
-    if (!state) return;
-    this.#streamSession.set(stream, state);
-    state.streams.add(stream);
-    clearTimeout(state.idleTimer);
-    state.idleTimer = undefined;
-    const opened = performance.now();
-    stream.once("aborted", () => {
-      if (performance.now() - opened < PREMATURE_MS) this.#prematureReset(state);
-    });
-    stream.once("close", () => {
-      const socket = state.session.socket as unknown as CountingSocket | undefined;
-      if (stream.id !== undefined) socket?.forgetStream?.(stream.id);
-      state.streams.delete(stream);
-      this.#setPartial(state, stream, 0);
-      if (state.streams.size === 0 && !state.session.closed) this.#armIdle(state);
-    });
-  }
+/**
+ * Checks a client's options and turns them into grpc-js channel arguments.
+ *
+ * @throws {RangeError} When a size or duration is out of range.
+ * @throws {TypeError} When `compression` is unknown.
+ */
+export function clientChannelOptions(options: ClientLimitOptions): Record<string, number> {
+  const out = common(options, Infinity);
+  out["grpc.default_compression_algorithm"] = ALGORITHM[checkCompression(options.compression) ?? "identity"];
+  return out;
+}
 
-  #prematureReset(state: SessionState): void {
-    const now = performance.now();
-    let peer = this.#peers.get(state.address);
-    if (!peer || now - peer.windowStart > this.limits.prematureResetWindowMs) {
-      if (peer && peer.penalisedUntil < now && this.#peers.size > 10_000) this.#peers.clear();
-      peer = { resets: 0, windowStart: now, penalisedUntil: peer?.penalisedUntil ?? 0 };
-      this.#peers.set(state.address, peer);
-    }
-    peer.resets++;
-    const penalised = peer.penalisedUntil > now;
-    if (peer.resets <= this.limits.maxPrematureResets && !penalised) return;
-    if (!penalised) {
-      this.#onLimit(
-        "premature-resets",
-        `${state.address} reset ${peer.resets} streams within ${PREMATURE_MS}ms of opening them in ` +
-          `${this.limits.prematureResetWindowMs}ms; closing its connections (ENHANCE_YOUR_CALM)`,
-      );
-    }
-    peer.penalisedUntil = now + this.limits.prematureResetWindowMs;
-    const { session } = state;
-    if (session.closed || session.destroyed) return;
-    try {
-      session.goaway(ENHANCE_YOUR_CALM);
-    } catch {
-      // already going away
-    }
-    session.destroy();
-  }
-
-  /**
-   * Records the bytes of a partially received message on `stream`.
-   *
-   * @returns What is wrong when the connection now holds too many.
-   */
-  partial(stream: http2.ServerHttp2Stream, bytes: number): string | undefined {
-    const state = this.#streamSession.get(stream);
-    if (!state) return undefined;
-    this.#setPartial(state, stream, bytes);
-    if (state.partialTotal <= this.limits.maxPartialMessageBytes) return undefined;
-    const detail = `Partially received messages on this connection exceed ${this.limits.maxPartialMessageBytes} bytes`;
-    this.#onLimit("partial-messages", `${state.address}: ${detail}; ending the calls that pass it`);
-    this.#setPartial(state, stream, 0);
-    return detail;
-  }
-
-  #setPartial(state: SessionState, stream: http2.ServerHttp2Stream, bytes: number): void {
-    state.partialTotal += bytes - (state.partial.get(stream) ?? 0);
-    if (bytes === 0) state.partial.delete(stream);
-    else state.partial.set(stream, bytes);
-  }
-
-  /** Counts response bytes a call wrote to `stream` (gRPC framing included). */
-  wrote(stream: http2.ServerHttp2Stream, bytes: number): void {
-    this.#written.set(stream, (this.#written.get(stream) ?? 0) + bytes);
-  }
-
-  /** Response bytes of `stream` not yet taken by the kernel. */
-  callUnflushed(stream: http2.ServerHttp2Stream): number {
-    const written = this.#written.get(stream) ?? 0;
-    if (written === 0) return 0;
-    const socket = this.#streamSession.get(stream)?.session.socket as unknown as CountingSocket | undefined;
-    const flushed = stream.id === undefined ? 0 : socket?.flushedData?.(stream.id) ?? written;
-    return Math.max(0, written - flushed);
-  }
-
-  /** Response bytes of `stream`'s connection not yet taken by the kernel. */
-  connectionUnflushed(stream: http2.ServerHttp2Stream): number {
-    const state = this.#streamSession.get(stream);
-    if (!state) return 0;
-    let total = 0;
-    for (const other of state.streams) total += this.callUnflushed(other);
-    return total;
-  }
-
-  /** Whether a call on `stream` must wait before its next response. */
-  mustWait(stream: http2.ServerHttp2Stream): boolean {
-    return this.callUnflushed(stream) > this.limits.maxCallUnflushedBytes ||
-      this.#streamSession.has(stream) && this.connectionUnflushed(stream) > this.limits.maxConnectionUnflushedBytes;
-  }
-
-  /**
-   * Waits until the call's and its connection's unflushed bytes are down to
-   * half their bounds, the stream closes, or `cancelled()` says so.
-   *
-   * @throws {GrpcError} `RESOURCE_EXHAUSTED` when nothing flushed for the stall timeout; the stream is reset.
-   */
-  async waitFlushed(stream: http2.ServerHttp2Stream, cancelled: () => boolean): Promise<void> {
-    const { maxCallUnflushedBytes, maxConnectionUnflushedBytes, stallTimeoutMs } = this.limits;
-    let least = Infinity;
-    let progressAt = performance.now();
-    let pause = 1;
-    while (!stream.destroyed && !stream.closed && !cancelled()) {
-      const call = this.callUnflushed(stream);
-      const connection = this.connectionUnflushed(stream);
-      if (call <= maxCallUnflushedBytes / 2 && connection <= maxConnectionUnflushedBytes / 2) return;
-      const now = performance.now();
-      if (call + connection < least) {
-        least = call + connection;
-        progressAt = now;
-      }
-      if (stallTimeoutMs > 0 && now - progressAt >= stallTimeoutMs) {
-        const detail = `The client read nothing for ${stallTimeoutMs}ms with ${call} bytes of this call unflushed`;
-        this.#onLimit("call-stalled", `${detail}; resetting stalled calls`);
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-        throw new GrpcError(Status.RESOURCE_EXHAUSTED, detail);
-      }
-      await delay(pause);
-      pause = Math.min(pause * 2, 50);
-    }
-  }
+/**
+ * The channel arguments of the same client with another request encoding.
+ *
+ * @param base What {@linkcode clientChannelOptions} gave.
+ * @param compression The encoding.
+ */
+export function withCompression(base: Record<string, number>, compression: Compression): Record<string, number> {
+  return { ...base, "grpc.default_compression_algorithm": ALGORITHM[compression] };
 }

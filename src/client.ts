@@ -14,6 +14,17 @@ import { GrpcError, Status } from "./errors.ts";
 import type { AnyMethod, Init, MessageType, MethodType, ServiceType } from "./schema.ts";
 import type { ChannelOptions } from "./server.ts";
 import { firstEvent } from "./_events.ts";
+import { channelCredentials } from "./_tls.ts";
+import type { ClientTlsOptions } from "./tls.ts";
+import { checkCompression, clientChannelOptions, withCompression } from "./_limits.ts";
+import {
+  isBrokenPipe,
+  LOAD_BALANCING,
+  multiAddressTarget,
+  retryPolicy,
+  serviceConfig,
+  withServiceConfig,
+} from "./_balancing.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -29,12 +40,66 @@ export interface CallOptions {
   onHeader?: (metadata: Metadata) => void;
   /** Called with the trailers when the call ends, whatever its status. */
   onTrailer?: (metadata: Metadata) => void;
+  /**
+   * Request encoding of this call; default the client's `compression`. grpc-js
+   * compresses per channel only, so the first call that asks for the other
+   * encoding opens a second connection for such calls.
+   */
+  compression?: "gzip" | "identity";
+  /**
+   * Wait for a server to be ready (until the deadline) instead of failing with
+   * `UNAVAILABLE` at once when none is connected. Default false.
+   */
+  waitForReady?: boolean;
+}
+
+/** Retries of calls that fail with `UNAVAILABLE`, as a gRPC service config's `retryPolicy`. */
+export interface RetryOptions {
+  /** Attempts in all, the first included: 2 to 5. Default 3. */
+  maxAttempts?: number;
+  /** The backoff before the first retry, in ms; each wait is random up to the backoff. Default 100. */
+  initialBackoffMs?: number;
+  /** The largest backoff, in ms. Default 1000. */
+  maxBackoffMs?: number;
+  /** What the backoff is multiplied by after each retry. Default 2. */
+  backoffMultiplier?: number;
 }
 
 /** Options of {@linkcode createClient}. */
 export interface ClientOptions {
-  /** grpc-js channel arguments, such as `"grpc.keepalive_time_ms"`. */
+  /** grpc-js channel arguments, such as `"grpc.keepalive_time_ms"`; a `"grpc.service_config"` here wins over the two below. */
   channelOptions?: ChannelOptions;
+  /**
+   * Call over TLS: `{}` trusts the default roots, `{ ca }` a CA of yours;
+   * `cert` and `key` add a client certificate (mutual TLS). Without it the
+   * client speaks plaintext.
+   */
+  tls?: ClientTlsOptions;
+  /** Largest response message accepted, in bytes (after decompression); a larger one fails the call with `RESOURCE_EXHAUSTED`. Default 4 MiB, as gRPC's. */
+  maxReceiveMessageBytes?: number;
+  /** Largest request message sent, in bytes; a larger one fails the call with `RESOURCE_EXHAUSTED` before it is sent. Default `Infinity`, as gRPC's. */
+  maxSendMessageBytes?: number;
+  /** Milliseconds between keepalive PINGs while calls are in flight. Default `Infinity` (off), as gRPC's; servers refuse PINGs more often than they allow (5 min by default). */
+  keepaliveTimeMs?: number;
+  /** Milliseconds to wait for a keepalive PING's ACK before the connection counts as dead. Default 20000. */
+  keepaliveTimeoutMs?: number;
+  /** Request encoding of every call, unless the call says otherwise. Default `"identity"`. */
+  compression?: "gzip" | "identity";
+  /**
+   * How calls are spread over the servers: `"round_robin"` sends each call to
+   * the next ready server, `"pick_first"` all calls to the first one that
+   * connects. Default `"round_robin"` for several addresses or a `dns:` name,
+   * `"pick_first"` for one address.
+   */
+  loadBalancing?: "round_robin" | "pick_first";
+  /**
+   * Retries of calls that fail with `UNAVAILABLE` (a server shutting down, a
+   * dropped connection) on another attempt, before any response arrived.
+   * Default on, with {@linkcode RetryOptions}' defaults; `false` turns them
+   * off. A server killed mid-call may have run the handler already: turn
+   * retries off where running a call twice does harm.
+   */
+  retry?: RetryOptions | false;
 }
 
 /** What a client-streaming or bidirectional call sends: requests, in order. */
@@ -53,7 +118,7 @@ export type ClientMethod<M> = M extends MethodType<infer I, infer O, "unary">
 
 /** What every client has, besides its RPCs. */
 export interface ClientBase {
-  /** The address it calls. */
+  /** The address it calls; for several, the grpc-js target, such as `"ipv4:127.0.0.1:5001,127.0.0.1:5002"`. */
   readonly address: string;
   /** Closes the channel; new calls fail with `UNAVAILABLE`, calls in flight are not cut. Idempotent. */
   close(): void;
@@ -90,6 +155,10 @@ class CallSetup {
       throw new TypeError(`Call options must be an object, got ${options === null ? "null" : typeof options}`);
     }
     this.metadata = toGrpcMetadata(options.metadata);
+    if (options.waitForReady !== undefined && typeof options.waitForReady !== "boolean") {
+      throw new TypeError(`waitForReady must be a boolean, got ${typeof options.waitForReady}`);
+    }
+    if (options.waitForReady) this.metadata.setOptions({ waitForReady: true });
     const { timeout, deadline } = options;
     if (timeout !== undefined && (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0)) {
       throw new RangeError(`Timeout must be a non-negative number of milliseconds, got ${timeout}`);
@@ -142,7 +211,9 @@ class CallSetup {
     if (status.code === Status.DEADLINE_EXCEEDED && this.#budgetMs !== undefined) {
       details = `deadline exceeded after ${this.#budgetMs}ms`;
     }
-    const code = Number.isInteger(status.code) && status.code > 0 && status.code <= 16
+    const code = isBrokenPipe(status)
+      ? Status.UNAVAILABLE
+      : Number.isInteger(status.code) && status.code > 0 && status.code <= 16
       ? status.code as Status
       : Status.UNKNOWN;
     return new GrpcError(code, details, {
@@ -201,6 +272,19 @@ function checkAddress(address: unknown): string {
 }
 
 /**
+ * The grpc-js target of one address or several (an array, or a string with
+ * commas); several must be all IPv4 or all IPv6 literals.
+ */
+function targetOf(address: unknown): string {
+  if (typeof address === "string" && (SCHEMES.test(address) || !address.includes(","))) return checkAddress(address);
+  const list = typeof address === "string" ? address.split(",").map((part) => part.trim()) : address;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError(`Address must be a 'host:port' string or an array of them, got ${JSON.stringify(address)}`);
+  }
+  return list.length === 1 ? checkAddress(list[0]) : multiAddressTarget(list.map(checkAddress));
+}
+
+/**
  * Creates a client of `service` at `address`.
  *
  * @example Call the Greeter
@@ -216,72 +300,147 @@ function checkAddress(address: unknown): string {
  * }
  * ```
  *
+ * @example Call over mutual TLS
+ * ```ts ignore
+ * import { createClient, Greeter } from "./mod.ts";
+ *
+ * using client = createClient(Greeter, "localhost:8443", {
+ *   tls: {
+ *     ca: await Deno.readTextFile("certs/ca.pem"),
+ *     cert: await Deno.readTextFile("certs/client.pem"),
+ *     key: await Deno.readTextFile("certs/client.key"),
+ *   },
+ * });
+ * console.log((await client.sayHello({ name: "zzz" })).name);
+ * ```
+ *
  * @param service The service definition, from generated code.
- * @param address `host:port` of the server, such as `server.address`.
- * @param options Channel options.
+ * @example Several servers, round robin
+ * ```ts
+ * import { createClient, Greeter } from "./mod.ts";
+ *
+ * // Or "127.0.0.1:5001,127.0.0.1:5002", or a name: "dns:///greeter.internal:8001".
+ * using client = createClient(Greeter, ["127.0.0.1:5001", "127.0.0.1:5002"], { retry: { maxAttempts: 4 } });
+ * await client.sayHello({ name: "zzz" }, { timeout: 1000, waitForReady: true });
+ * ```
+ *
+ * @param service The service definition, from generated code.
+ * @param address `host:port` of the server, such as `server.address`; several
+ *   as an array or a comma-separated string (all IPv4 or all IPv6 literals);
+ *   or a gRPC name such as `dns:///host:port`.
+ * @param options Channel options, TLS, limits, load balancing and retries.
  * @returns The client; close it when done.
- * @throws {TypeError} When `address` is not `host:port`, or an RPC is named like a client member.
- * @throws {RangeError} When the port is out of range.
+ * @throws {TypeError} When `address` is not `host:port`, an RPC is named like a client member, or a TLS
+ * option is invalid.
+ * @throws {RangeError} When the port, a size, a duration or a retry option is out of range.
+ * @throws {Error} When `tls` has no `ca` and the default roots cannot be read.
  */
 export function createClient<S extends ServiceType>(
   service: S,
-  address: string,
+  address: string | readonly string[],
   options: ClientOptions = {},
 ): Client<S> {
   if (!service || typeof service.methods !== "object") {
     throw new TypeError("Service must be a definition made by `deno task gen`");
   }
-  checkAddress(address);
-  const client = new grpc.Client(address, grpc.credentials.createInsecure(), options.channelOptions);
+  const target = targetOf(address);
+  const several = target.includes(",") || target.startsWith("dns:");
+  const { loadBalancing = several ? "round_robin" : "pick_first", retry } = options;
+  if (!LOAD_BALANCING.includes(loadBalancing)) {
+    throw new TypeError(
+      `loadBalancing must be one of ${LOAD_BALANCING.join(", ")}, got ${JSON.stringify(loadBalancing)}`,
+    );
+  }
+  const config = serviceConfig(loadBalancing, retry === false ? false : retryPolicy(retry));
+  const channelOptions = withServiceConfig(options.channelOptions, config);
+  const limits = clientChannelOptions(options);
+  // One channel per request encoding (grpc-js chooses compression per channel), each with the same credentials.
+  const first = Array.isArray(address) ? String(address[0]) : String(address).split(",")[0]!.trim();
+  const tls = options.tls === undefined ? undefined : channelCredentials(options.tls, first);
+  const credentials = tls?.credentials ?? grpc.credentials.createInsecure();
+  const channelFor = (extra: grpc.ChannelOptions) =>
+    new grpc.Client(target, credentials, { ...extra, ...channelOptions, ...tls?.channelOptions });
+  const client = channelFor(limits);
   let closed = false;
+  const channels = new Map<string, grpc.Client>([[options.compression ?? "identity", client]]);
+  const clientFor = (callOptions: CallOptions | undefined): grpc.Client => {
+    const compression = checkCompression(callOptions?.compression, "CallOptions.compression");
+    if (compression === undefined || closed) return client;
+    let channel = channels.get(compression);
+    if (!channel) {
+      channel = channelFor(withCompression(limits, compression));
+      channels.set(compression, channel);
+    }
+    return channel;
+  };
 
   function close(): void {
     if (closed) return;
     closed = true;
-    client.close();
+    for (const channel of channels.values()) channel.close();
   }
 
-  const out: Record<string | symbol, unknown> = { address, close, [Symbol.dispose]: close };
+  const out: Record<string | symbol, unknown> = { address: target, close, [Symbol.dispose]: close };
   for (const [localName, method] of Object.entries(service.methods)) {
     if (localName in out) {
       client.close();
       throw new TypeError(`Service '${service.typeName}' has an RPC named '${localName}', which clients reserve`);
     }
-    out[localName] = callerOf(client, method);
+    out[localName] = callerOf(clientFor, method, retry !== false);
   }
   return out as Client<S>;
 }
 
 /** The client method of one RPC. */
-function callerOf(client: grpc.Client, method: AnyMethod): unknown {
+function callerOf(
+  clientFor: (options: CallOptions | undefined) => grpc.Client,
+  method: AnyMethod,
+  reissue: boolean,
+): unknown {
   const path = method.path;
   const input = method.I as MessageType<object>;
   const decode = method.O.decode as (bytes: Buffer) => unknown;
   switch (method.kind) {
     case "unary":
-      return (request: unknown, callOptions: CallOptions = {}) =>
-        new Promise((resolve, reject) => {
-          const setup = new CallSetup(path, callOptions);
-          const bytes = input.encode(request as Init<object>) as Buffer;
-          setup.attach(client.makeUnaryRequest(
+      return (request: unknown, callOptions: CallOptions = {}) => {
+        const setup = new CallSetup(path, callOptions);
+        const bytes = input.encode(request as Init<object>) as Buffer;
+        // A dropped connection that Deno reports as EPIPE: one more call, as grpc-js retries it on Node.
+        const attempt = (again: boolean): Promise<unknown> =>
+          new Promise((resolve, reject) => {
+            setup.attach(
+              clientFor(callOptions).makeUnaryRequest(
+                path,
+                identity,
+                decode,
+                bytes,
+                setup.metadata,
+                setup.callOptions,
+                (error, value) => {
+                  if (error && again && isBrokenPipe(error) && !callOptions.signal?.aborted) {
+                    return resolve(attempt(false));
+                  }
+                  setup.detach();
+                  error ? reject(setup.toError(error)) : resolve(value);
+                },
+              ),
+            );
+          });
+        return attempt(reissue);
+      };
+    case "server_streaming":
+      return async function* (request: unknown, callOptions: CallOptions = {}) {
+        const setup = new CallSetup(path, callOptions);
+        const bytes = input.encode(request as Init<object>) as Buffer;
+        const call = setup.attach(
+          clientFor(callOptions).makeServerStreamRequest(
             path,
             identity,
             decode,
             bytes,
             setup.metadata,
             setup.callOptions,
-            (error, value) => {
-              setup.detach();
-              error ? reject(setup.toError(error)) : resolve(value);
-            },
-          ));
-        });
-    case "server_streaming":
-      return async function* (request: unknown, callOptions: CallOptions = {}) {
-        const setup = new CallSetup(path, callOptions);
-        const bytes = input.encode(request as Init<object>) as Buffer;
-        const call = setup.attach(
-          client.makeServerStreamRequest(path, identity, decode, bytes, setup.metadata, setup.callOptions),
+          ),
         );
         let ended = false;
         call.once("status", () => ended = true);
@@ -305,14 +464,16 @@ function callerOf(client: grpc.Client, method: AnyMethod): unknown {
             setup.detach();
             error ? reject(setup.toError(error)) : resolve(value);
           };
-          const call = setup.attach(client.makeClientStreamRequest(
-            path,
-            identity,
-            decode,
-            setup.metadata,
-            setup.callOptions,
-            (error, value) => settle(error, value),
-          ));
+          const call = setup.attach(
+            clientFor(callOptions).makeClientStreamRequest(
+              path,
+              identity,
+              decode,
+              setup.metadata,
+              setup.callOptions,
+              (error, value) => settle(error, value),
+            ),
+          );
           pump(requests, input, call).catch((error) => {
             settle(error);
             call.cancel();
@@ -322,7 +483,7 @@ function callerOf(client: grpc.Client, method: AnyMethod): unknown {
       return async function* (requests: AsyncIterable<unknown> | Iterable<unknown>, callOptions: CallOptions = {}) {
         const setup = new CallSetup(path, callOptions);
         const call = setup.attach(
-          client.makeBidiStreamRequest(path, identity, decode, setup.metadata, setup.callOptions),
+          clientFor(callOptions).makeBidiStreamRequest(path, identity, decode, setup.metadata, setup.callOptions),
         );
         let ended = false;
         call.once("status", () => ended = true);

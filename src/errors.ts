@@ -85,8 +85,13 @@ export class GrpcError extends Error {
    * @param code The gRPC status code (not OK).
    * @param details The status message.
    * @param options Metadata, cause and method.
+   * @throws {RangeError} When `code` is OK or not an integer from 1 to 16: a call that failed needs a failing status.
    */
   constructor(code: Status, details: string, options: GrpcErrorOptions = {}) {
+    if (!Number.isInteger(code) || code < 1 || code > 16) {
+      const name = code === Status.OK ? " (OK)" : "";
+      throw new RangeError(`A GrpcError's code must be an integer from 1 to 16, got ${String(code)}${name}`);
+    }
     const prefix = options.method ? `${options.method} ` : "";
     super(`${prefix}${statusName(code)}: ${details}`, { cause: options.cause });
     this.name = "GrpcError";

@@ -15,12 +15,17 @@ import { h2Workaround } from "./_h2_workaround.ts";
 import { createStrictChecks } from "./_strict.ts";
 import { createDrainGate } from "./_drain.ts";
 import { coalesceWrites } from "./_coalesce.ts";
+import { serverLimits } from "./_limits.ts";
 import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
 import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
-import { ConnectionGuard, type LimitEvent, type LimitKind, resolveLimits, type ServerLimits } from "./_limits.ts";
+import { ConnectionGuard, type LimitEvent, type LimitKind, resolveLimits, type ServerLimits } from "./_guard.ts";
 import { listen, type Listener } from "./_listener.ts";
 import { interceptingCallOf } from "./_grpc_internals.ts";
+import { isLoopback, serverCredentials } from "./_tls.ts";
+import type { ServerTlsOptions } from "./tls.ts";
+import { createHealth, type HealthStatuses } from "./health.ts";
+import { createReflection } from "./_reflection.ts";
 
 export type { LimitEvent, LimitKind, ServerLimits };
 
@@ -95,6 +100,17 @@ export interface ServerBaseOptions {
   hostname?: string;
   /** The port to listen on; 0 picks a free one. */
   port?: number;
+  /**
+   * Serve over TLS with this certificate and key; with `ca`, mutual TLS.
+   * Without it the server speaks plaintext, which it does only on a loopback
+   * address unless {@linkcode ServerBaseOptions.insecure} is set.
+   */
+  tls?: ServerTlsOptions;
+  /**
+   * Allow plaintext on an address that is not loopback (127.0.0.0/8, ::1,
+   * `localhost`), such as `"0.0.0.0"`. Default false: such a server throws.
+   */
+  insecure?: boolean;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
   /** grpc-js channel arguments, such as `"grpc.max_receive_message_length"`. */
@@ -120,12 +136,52 @@ export interface ServerBaseOptions {
    * one line on stderr.
    */
   onLimit?: (event: LimitEvent) => void;
+
+  /** Largest request message accepted, in bytes (after decompression); a larger one gets `RESOURCE_EXHAUSTED`. Default 4 MiB, as gRPC's. */
+  maxReceiveMessageBytes?: number;
+  /** Largest response message sent, in bytes; a larger one ends the call with `RESOURCE_EXHAUSTED`. Default `Infinity`, as gRPC's: the receiver's limit is what protects it. */
+  maxSendMessageBytes?: number;
+  /** Milliseconds a connection may be quiet before the server PINGs it. Default 7200000 (2 h), as gRPC's. */
+  keepaliveTimeMs?: number;
+  /** Milliseconds to wait for that PING's ACK before closing the connection. Default 20000, as gRPC's. */
+  keepaliveTimeoutMs?: number;
+  /** Age after which a connection gets GOAWAY (±10% jitter), so that clients reconnect and rebalance. Default `Infinity`. */
+  maxConnectionAgeMs?: number;
+  /** How long calls in flight may go on after that GOAWAY before the connection is closed. Default `Infinity`. */
+  maxConnectionAgeGraceMs?: number;
+  /**
+   * Fewest milliseconds between a client's PINGs: the third PING in a row that
+   * comes sooner gets GOAWAY ENHANCE_YOUR_CALM `too_many_pings` and the
+   * connection is closed, as grpc-go does. Default 300000 (5 min, grpc-go's
+   * `MinTime`); 0 turns the policy off.
+   */
+  minPingIntervalMs?: number;
+  /** Whether clients may PING while no call is in flight (else 2 h is the minimum then). Default false. */
+  permitKeepaliveWithoutCalls?: boolean;
+  /** Response encoding, used with clients that accept it. Default `"identity"`. */
+  compression?: "gzip" | "identity";
+  /**
+   * Host gRPC health checking (`grpc.health.v1.Health`): `""` and each hosted
+   * service start `SERVING`, {@linkcode Server.health} changes them, and a
+   * graceful shutdown turns them all `NOT_SERVING` before it drains.
+   */
+  health?: boolean;
+  /**
+   * Host gRPC server reflection (`grpc.reflection.v1` and `v1alpha`), which
+   * `buf curl` and `grpcurl` use to call the server without its `.proto`. It
+   * shows the schema of every hosted service to any client.
+   */
+  reflection?: boolean;
 }
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions<S extends readonly ServiceType[] = readonly ServiceType[]> extends ServerBaseOptions {
   /** The port to listen on; 0 (the default) picks a free one. */
   port?: number;
+  /** Host gRPC health checking; see {@linkcode ServerBaseOptions.health}. Default false. */
+  health?: boolean;
+  /** Host gRPC server reflection; see {@linkcode ServerBaseOptions.reflection}. Default false. */
+  reflection?: boolean;
   /** The services to host, each with its handlers: `[[Greeter, { sayHello() {...} }], ...]`. */
   services: { readonly [K in keyof S]: readonly [S[K], NoInfer<ServiceHandlers<S[K]>>] };
 }
@@ -140,6 +196,8 @@ export interface Server {
   readonly address: string;
   /** Settles once the server has shut down. */
   readonly finished: Promise<void>;
+  /** The serving statuses that the health service reports, when {@linkcode ServerBaseOptions.health} is on. */
+  readonly health: HealthStatuses;
   /**
    * Stops taking calls, waits for those in flight, cancels what is left after
    * the grace period, and resolves once the server is down. Idempotent.
@@ -165,7 +223,8 @@ function bindError(hostname: string, port: number, cause: Error): Error {
   const address = formatHostPort(hostname, port);
   const reason = cause instanceof Deno.errors.AddrInUse
     ? `address already in use ${address}`
-    : cause.message.replace(/ \(os error \d+\)$/, "").toLowerCase();
+    : cause.message.match(/\[(?:listen \w+: )?([^\]]+)\]/)?.[1] ??
+      cause.message.replace(/ \(os error \d+\)$/, "").toLowerCase();
   return new Error(`Cannot listen on ${address}: ${reason}`, { cause });
 }
 
@@ -186,8 +245,9 @@ function bindError(hostname: string, port: number, cause: Error): Error {
  *
  * @param options Where to listen, the services, and the hooks.
  * @returns The listening server.
- * @throws {TypeError} When an option is invalid, or two services share a name.
- * @throws {RangeError} When the port is out of range.
+ * @throws {TypeError} When an option is invalid, two services share a name, a TLS PEM is invalid, or the
+ * address is not loopback and neither `tls` nor `insecure` is set.
+ * @throws {RangeError} When the port, a size or a duration is out of range.
  * @throws {Error} When the address cannot be bound.
  */
 export async function createServer<const S extends readonly ServiceType[]>(
@@ -201,10 +261,22 @@ export async function createServer<const S extends readonly ServiceType[]>(
   if (!Array.isArray(options.services)) {
     throw new TypeError("Services must be an array of [definition, handlers] pairs");
   }
+  if (options.insecure !== undefined && typeof options.insecure !== "boolean") {
+    throw new TypeError(`insecure must be a boolean, got ${typeof options.insecure}`);
+  }
+  if (options.tls === undefined && !options.insecure && !isLoopback(hostname)) {
+    throw new TypeError(
+      `Refusing to serve plaintext on '${hostname}', which is not a loopback address: ` +
+        "pass tls, or insecure: true to allow plaintext there",
+    );
+  }
+  const credentials = options.tls === undefined
+    ? grpc.ServerCredentials.createInsecure()
+    : serverCredentials(options.tls);
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   const onError = options.onError ?? defaultOnError;
   const onCall = options.onCall;
-  const limits = resolveLimits(options.limits);
+  const hostile = resolveLimits(options.limits);
   const onLimit = options.onLimit ?? defaultOnLimit;
   const bitten = new Set<LimitKind>();
   const report = (limit: LimitKind, detail: string) => {
@@ -213,15 +285,17 @@ export async function createServer<const S extends readonly ServiceType[]>(
     bitten.add(limit);
     onLimit({ limit, detail });
   };
-  const guard = new ConnectionGuard(limits, report);
+  const guard = new ConnectionGuard(hostile, report);
   const strict = createStrictChecks((stream, bytes) => guard.partial(stream, bytes));
+  const limits = serverLimits(options);
   const gate = createDrainGate();
   const state: ServerState = { forcing: false };
   const server = new grpc.Server({
     ...h2Workaround.serverOptions(),
-    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    ...limits.channelOptions,
+    "grpc.max_concurrent_streams": hostile.maxConcurrentStreams,
     ...options.channelOptions,
-    interceptors: [strict.interceptor, gate.interceptor],
+    interceptors: [strict.interceptor, gate.interceptor, ...limits.interceptors],
   });
 
   const env: AdapterEnv = {
@@ -254,8 +328,16 @@ export async function createServer<const S extends readonly ServiceType[]>(
     },
   };
 
+  // The standard services come after the user's, which the loop below checks.
+  const entries = [...options.services as readonly ServiceEntry[]];
+  const named = entries.flatMap((entry) => typeof entry?.[0]?.typeName === "string" ? [entry[0]] : []);
+  const health = createHealth(named.map((service) => service.typeName));
+  if (options.health) entries.push(health.entry as ServiceEntry);
+  if (options.reflection) {
+    entries.push(...createReflection(options.health ? [...named, health.entry[0]] : named) as ServiceEntry[]);
+  }
   const seen = new Set<string>();
-  for (const entry of options.services as readonly ServiceEntry[]) {
+  for (const entry of entries) {
     const [service, handlers] = entry ?? [];
     if (!service || typeof service.typeName !== "string" || typeof service.methods !== "object") {
       throw new TypeError("Each service must be a [definition, handlers] pair made by `deno task gen`");
@@ -284,28 +366,48 @@ export async function createServer<const S extends readonly ServiceType[]>(
   }
   h2Workaround.register(server);
 
-  // Our own accept loop (see _listener.ts), feeding grpc-js's HTTP/2 server.
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  let listener: Listener;
-  try {
-    listener = listen({
-      hostname,
-      port: requestedPort,
-      maxConnections: limits.maxConnections,
-      handshakeTimeoutMs: limits.handshakeTimeoutMs,
-      onConnection: (socket) => injector.injectConnection(socket),
-      onLimit: report,
+  // Plaintext: our own accept loop (see _listener.ts) feeding grpc-js's
+  // HTTP/2 server. TLS: grpc-js's own listener (its injector would wrap our
+  // socket in TLS, and our socket could no longer see HTTP/2 frames).
+  let listener: Listener | undefined;
+  let injector: grpc.ConnectionInjector | undefined;
+  let port: number;
+  if (options.tls === undefined) {
+    injector = server.createConnectionInjector(credentials);
+    const inject = injector.injectConnection;
+    try {
+      listener = listen({
+        hostname,
+        port: requestedPort,
+        maxConnections: hostile.maxConnections,
+        handshakeTimeoutMs: hostile.handshakeTimeoutMs,
+        onConnection: (socket) => inject(socket),
+        onLimit: report,
+      });
+    } catch (error) {
+      server.forceShutdown();
+      throw bindError(hostname, requestedPort, error as Error);
+    }
+    port = listener.port;
+  } else {
+    port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(
+        formatHostPort(hostname, requestedPort),
+        credentials,
+        (error, port) => {
+          if (!error) return resolve(port);
+          server.forceShutdown();
+          reject(bindError(hostname, requestedPort, error));
+        },
+      );
     });
-  } catch (error) {
-    server.forceShutdown();
-    throw bindError(hostname, requestedPort, error as Error);
   }
-  const port = listener.port;
   guard.attach(server);
   strict.attach(server);
   coalesceWrites(server);
   gate.attach(server);
-  await h2Workaround.warmUp(server, hostname, port);
+  limits.attach(server);
+  await h2Workaround.warmUp(server, hostname, port, { tls: options.tls !== undefined });
 
   let shutdownPromise: Promise<void> | undefined;
   let resolveFinished!: () => void;
@@ -314,7 +416,8 @@ export async function createServer<const S extends readonly ServiceType[]>(
   /** Refuses new calls, lets those in flight end, then closes the connections. */
   async function drainThenClose(): Promise<void> {
     options.signal?.removeEventListener("abort", onAbort);
-    listener.stop();
+    listener?.stop();
+    health.shutdown(); // before the drain: probes and balancers see NOT_SERVING while calls still run
     // Not tryShutdown() at once: see _drain.ts for how that cuts answers.
     const started = performance.now();
     await gate.drain(gracePeriodMs);
@@ -334,8 +437,8 @@ export async function createServer<const S extends readonly ServiceType[]>(
 
   function shutdown(): Promise<void> {
     shutdownPromise ??= drainThenClose().then(() => {
-      injector.destroy();
-      listener.close();
+      injector?.destroy();
+      listener?.close();
       resolveFinished();
     });
     return shutdownPromise;
@@ -352,6 +455,7 @@ export async function createServer<const S extends readonly ServiceType[]>(
     port,
     address: formatHostPort(hostname, port),
     finished,
+    health: health.statuses,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };

@@ -142,6 +142,8 @@ const FRAME_DATA = 0x0;
 const FRAME_HEADERS = 0x1;
 const FRAME_RST_STREAM = 0x3;
 const FRAME_SETTINGS = 0x4;
+const FRAME_PING = 0x6;
+const FLAG_ACK = 0x1;
 const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -183,6 +185,11 @@ export class RawH2Connection implements AsyncDisposable {
   readonly #reading: Promise<void>;
   #received = 0;
   #closed = false;
+  /** Bytes of a frame not yet whole. */
+  #partial = new Uint8Array(0);
+  /** Waiters for PING ACKs, by their 8 bytes of opaque data (as hex). */
+  readonly #pings = new Map<string, PromiseWithResolvers<void>>();
+  #nextPing = 0;
 
   private constructor(conn: Deno.TcpConn) {
     this.#conn = conn;
@@ -193,11 +200,46 @@ export class RawH2Connection implements AsyncDisposable {
           const n = await conn.read(buffer);
           if (n === null) break;
           this.#received += n;
+          this.#parse(buffer.subarray(0, n));
         }
       } catch {
         // reset by the server, or closed by us
       }
+      for (const waiter of this.#pings.values()) waiter.reject(new Error("the connection closed before the PING ACK"));
+      this.#pings.clear();
     })();
+  }
+
+  /** Follows the server's frames, only to see PING ACKs. */
+  #parse(bytes: Uint8Array): void {
+    let data = new Uint8Array(this.#partial.length + bytes.length);
+    data.set(this.#partial);
+    data.set(bytes, this.#partial.length);
+    while (data.length >= 9) {
+      const length = (data[0]! << 16) | (data[1]! << 8) | data[2]!;
+      if (data.length < 9 + length) break;
+      if (data[3] === FRAME_PING && (data[4]! & FLAG_ACK) && length === 8) {
+        const key = Array.from(data.subarray(9, 17), (b) => b.toString(16).padStart(2, "0")).join("");
+        this.#pings.get(key)?.resolve();
+        this.#pings.delete(key);
+      }
+      data = data.subarray(9 + length);
+    }
+    this.#partial = data.slice();
+  }
+
+  /**
+   * Sends a PING and resolves on its ACK. The server handles frames in order,
+   * so by then it has read every frame written before.
+   */
+  async ping(): Promise<void> {
+    const payload = new Uint8Array(8);
+    new DataView(payload.buffer).setUint32(4, ++this.#nextPing);
+    const key = Array.from(payload, (b) => b.toString(16).padStart(2, "0")).join("");
+    const waiter = Promise.withResolvers<void>();
+    this.#pings.set(key, waiter);
+    await this.write(h2Frame(FRAME_PING, 0, 0, payload));
+    await waiter.promise;
   }
 
   /** Connects and sends the preface and an empty SETTINGS frame. */

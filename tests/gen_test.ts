@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { ownFiles } from "../proto/gen.ts";
+import { GRPC_SERVICE_PROTOS, ownFiles } from "../proto/gen.ts";
 import { generate, GenerateError } from "../src/gen/generate.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -579,6 +579,7 @@ Deno.test("gen: descriptors are byte for byte what protoc writes", async (t) => 
     [GRPC_PROTO, "grpc/testing/empty.proto"],
     [GRPC_PROTO, "grpc/testing/messages.proto"],
     [GRPC_PROTO, "grpc/testing/test.proto"],
+    ...GRPC_SERVICE_PROTOS.flatMap((p): [string, string][] => [[`${ROOT}/proto`, p], [GRPC_PROTO, p]]),
   ];
   for (const [root, file] of cases) {
     await t.step(`${root}/${file}`, async () => {
@@ -589,6 +590,11 @@ Deno.test("gen: descriptors are byte for byte what protoc writes", async (t) => 
     for (const n of ["any", "duration", "empty", "field_mask", "struct", "timestamp", "wrappers"]) {
       const file = `google/protobuf/${n}.proto`;
       assertEquals(await protocDescriptor(`${ROOT}/proto`, file), await protocDescriptor("/usr/include", file), file);
+    }
+  });
+  await t.step("our health and reflection texts describe what gRPC's do", async () => {
+    for (const file of GRPC_SERVICE_PROTOS) {
+      assertEquals(await protocDescriptor(`${ROOT}/proto`, file), await protocDescriptor(GRPC_PROTO, file), file);
     }
   });
   await t.step("every construct of the shop test file", async () => {
@@ -632,4 +638,6 @@ Deno.test("gen: the module's own files use relative imports", () => {
   assertStringIncludes(hello, 'import * as $rt from "../src/runtime.ts";');
   const ts = Deno.readTextFileSync(`${ROOT}/proto/google/protobuf/timestamp.ts`);
   assertStringIncludes(ts, 'import * as $rt from "../../../src/runtime.ts";');
+  const health = Deno.readTextFileSync(`${ROOT}/proto/grpc/health/v1/health.ts`);
+  assertStringIncludes(health, 'import * as $rt from "../../../../src/runtime.ts";');
 });

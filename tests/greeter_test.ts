@@ -1,6 +1,16 @@
-import { assert, assertEquals, assertGreaterOrEqual, assertInstanceOf, assertRejects } from "@std/assert";
+import * as http2 from "node:http2";
+import {
+  assert,
+  assertEquals,
+  assertGreaterOrEqual,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { createGreeterClient, createGreeterServer, GrpcError, Metadata, Status } from "../mod.ts";
 import type { CallContext } from "../mod.ts";
+import { settles } from "./_wait.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 } as const;
 
@@ -45,7 +55,8 @@ Deno.test("createGreeterServer() serves every RPC kind with the tutorial's repli
   await t.step("LotsOfGreetings takes an async iterable, and an empty stream", async () => {
     async function* names() {
       yield { name: "x" };
-      await new Promise((r) => setTimeout(r, 5));
+      // Something truly asynchronous between two requests: a whole other call.
+      assertEquals(await client.sayHello({ name: "between" }), { name: "我是between" });
       yield { name: "y" };
     }
     assertEquals(await client.lotsOfGreetings(names()), { name: "我是x, y" });
@@ -71,13 +82,13 @@ Deno.test("createGreeterServer() serves every RPC kind with the tutorial's repli
 });
 
 Deno.test("createGreeterClient() rejects with DEADLINE_EXCEEDED", async (t) => {
-  let serverSignal: AbortSignal | undefined;
+  let serverAborted = Promise.withResolvers<unknown>();
   await using server = await createGreeterServer({
     ...LOCAL,
     handlers: {
       async sayHello(_request, context) {
-        serverSignal = context.signal;
         await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+        serverAborted.resolve(context.signal.reason);
         return {};
       },
     },
@@ -85,13 +96,27 @@ Deno.test("createGreeterClient() rejects with DEADLINE_EXCEEDED", async (t) => {
   using client = createGreeterClient(server.address);
 
   await t.step("on a unary call, with the timeout in the message", async () => {
+    serverAborted = Promise.withResolvers();
     const error = await assertRejects(() => client.sayHello({ name: "slow" }, { timeout: 50 }), GrpcError);
     assertEquals(error.code, Status.DEADLINE_EXCEEDED);
     assertEquals(error.message, "/Greeter/SayHello DEADLINE_EXCEEDED: deadline exceeded after 50ms");
     // The server-side signal fires too, as a TimeoutError.
-    for (let i = 0; i < 50 && !serverSignal?.aborted; i++) await new Promise((r) => setTimeout(r, 10));
-    assert(serverSignal?.aborted, "the handler's signal did not fire");
-    assertEquals((serverSignal.reason as DOMException).name, "TimeoutError");
+    const reason = await settles(serverAborted.promise, "the handler's signal fired");
+    assertInstanceOf(reason, DOMException);
+    assertEquals(reason.name, "TimeoutError");
+  });
+  await t.step("on a unary call, with a deadline date: the time it had in the message", async () => {
+    serverAborted = Promise.withResolvers();
+    const error = await assertRejects(
+      () => client.sayHello({ name: "slow" }, { deadline: new Date(Date.now() + 100) }),
+      GrpcError,
+    );
+    assertEquals(error.code, Status.DEADLINE_EXCEEDED);
+    assertBudget(error.message, "/Greeter/SayHello", 100);
+    assertEquals(
+      (await settles(serverAborted.promise, "the handler's signal fired") as DOMException).name,
+      "TimeoutError",
+    );
   });
   await t.step("on a server stream, with a deadline date", async () => {
     const error = await assertRejects(
@@ -99,26 +124,39 @@ Deno.test("createGreeterClient() rejects with DEADLINE_EXCEEDED", async (t) => {
       GrpcError,
     );
     assertEquals(error.code, Status.DEADLINE_EXCEEDED);
+    assertBudget(error.message, "/Greeter/LotsOfReplies", 150);
+  });
+  await t.step("with a deadline date already past: after 0ms", async () => {
+    const error = await assertRejects(
+      () => client.sayHello({ name: "late" }, { deadline: new Date(Date.now() - 1000) }),
+      GrpcError,
+    );
+    assertEquals(error.message, "/Greeter/SayHello DEADLINE_EXCEEDED: deadline exceeded after 0ms");
   });
 });
 
+/** The message of a deadline given as a date: the milliseconds left when the call began, at most `ms`. */
+function assertBudget(message: string, method: string, ms: number): void {
+  const match = message.match(/^(\S+) DEADLINE_EXCEEDED: deadline exceeded after (\d+)ms$/);
+  assert(match, `not a deadline message: ${message}`);
+  assertEquals(match[1], method);
+  const budget = Number(match[2]);
+  assert(budget <= ms && budget >= ms - 20, `deadline exceeded after ${budget}ms, for a deadline ${ms}ms away`);
+}
+
 Deno.test("createGreeterClient() cancels with its signal, and the handler's signal fires", async (t) => {
-  const aborted = Promise.withResolvers<unknown>();
+  let aborted = Promise.withResolvers<unknown>();
   await using server = await createGreeterServer({
     ...LOCAL,
     handlers: {
-      async *lotsOfReplies(request, context) {
-        context.signal.addEventListener("abort", () => aborted.resolve(context.signal.reason));
-        for (let i = 0; i < request.count && !context.signal.aborted; i++) {
-          yield { name: String(i) };
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 10);
-            context.signal.addEventListener("abort", () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          });
-        }
+      async *lotsOfReplies(_request, context) {
+        const cancelled = new Promise((resolve) => context.signal.addEventListener("abort", resolve, { once: true }));
+        const mine = aborted;
+        context.signal.addEventListener("abort", () => mine.resolve(context.signal.reason));
+        // One reply, then nothing until the call is cancelled: no second
+        // reply can be on its way when the client aborts.
+        yield { name: "0" };
+        await cancelled;
       },
     },
   });
@@ -135,7 +173,7 @@ Deno.test("createGreeterClient() cancels with its signal, and the handler's sign
     }, GrpcError);
     assertEquals(error.code, Status.CANCELLED);
     assertEquals(received, ["0"]);
-    const reason = await aborted.promise;
+    const reason = await settles(aborted.promise, "the handler's signal fired");
     assertInstanceOf(reason, DOMException);
     assertEquals(reason.name, "AbortError");
   });
@@ -144,7 +182,11 @@ Deno.test("createGreeterClient() cancels with its signal, and the handler's sign
     assertEquals(error.code, Status.CANCELLED);
   });
   await t.step("breaking out of a stream cancels it", async () => {
+    aborted = Promise.withResolvers();
     for await (const _ of client.lotsOfReplies({ count: 1000 })) break;
+    // The server sees the cancel: the handler's signal fires.
+    const reason = await settles(aborted.promise, "the handler's signal fired");
+    assertEquals((reason as DOMException).name, "AbortError");
     // The client is still usable afterwards.
     assertEquals(await client.sayHello({ name: "a" }), { name: "我是a" });
   });
@@ -198,6 +240,7 @@ Deno.test("handler errors become statuses", async (t) => {
     onError: (error) => logged.push(error),
     handlers: {
       sayHello({ name }) {
+        if (name === "ok") throw new GrpcError(Status.OK, "fine");
         if (name === "missing") {
           throw new GrpcError(Status.NOT_FOUND, "no user named 'missing'", {
             metadata: new Metadata({ "x-reason": "gone" }),
@@ -227,6 +270,12 @@ Deno.test("handler errors become statuses", async (t) => {
     const error = await assertRejects(() => client.sayHello({ name: "boom" }), GrpcError);
     assertEquals([error.code, error.details], [Status.UNKNOWN, "Unexpected server error"]);
     assertEquals((logged[0] as Error).message, "database password is hunter2");
+  });
+  await t.step("a GrpcError with OK is refused with RangeError: UNKNOWN on the wire, and logged", async () => {
+    const error = await assertRejects(() => client.sayHello({ name: "ok" }), GrpcError);
+    assertEquals([error.code, error.details], [Status.UNKNOWN, "Unexpected server error"]);
+    assertInstanceOf(logged.at(-1), RangeError);
+    assertStringIncludes((logged.at(-1) as Error).message, "got 0 (OK)");
   });
   await t.step("a server stream fails after its first message", async () => {
     const received: string[] = [];
@@ -263,8 +312,9 @@ Deno.test("GreeterServer.shutdown() drains, then cancels an open stream after th
   const took = performance.now() - started;
   assert(took >= 150 && took < 3000, `shutdown took ${took}ms`);
   assert(handlerSignal?.aborted, "the handler's signal did not fire");
+  // A forced shutdown resets the stream (RST_STREAM CANCEL): CANCELLED, not a dropped connection.
   const error = await assertRejects(() => stream.next(), GrpcError);
-  assert(error.code === Status.CANCELLED || error.code === Status.UNAVAILABLE, `got ${error.message}`);
+  assertEquals(error.code, Status.CANCELLED, error.message);
   await server[Symbol.asyncDispose]();
 });
 
@@ -291,14 +341,46 @@ Deno.test("createGreeterServer() reports each call to onCall", async () => {
 Deno.test("createGreeterServer() and createGreeterClient() check their arguments", async () => {
   await assertRejects(() => createGreeterServer({ port: 70000 }), RangeError, "Port must be");
   await assertRejects(() => createGreeterServer({ hostname: "127.0.0.1", port: -1 }), RangeError);
-  try {
-    createGreeterClient("");
-    throw new Error("no TypeError");
-  } catch (error) {
-    assertInstanceOf(error, TypeError);
-  }
+  assertThrows(() => createGreeterClient(""), TypeError, "non-empty");
+  // Without a port grpc-js would silently use 443.
+  assertThrows(() => createGreeterClient("127.0.0.1"), TypeError, `Address "127.0.0.1" is not 'host:port'`);
+  assertThrows(() => createGreeterClient("[::1]"), TypeError, "is not 'host:port'");
+  assertThrows(() => createGreeterClient("::1:8001"), TypeError, "put an IPv6 host in brackets");
+  assertThrows(() => createGreeterClient("[::1]:0"), RangeError, "must be from 1 to 65535");
+  assertThrows(() => createGreeterClient("127.0.0.1:65536"), RangeError, "must be from 1 to 65535");
+  // gRPC names with a scheme are grpc-js's to resolve.
+  createGreeterClient("dns:localhost:8001").close();
+  createGreeterClient("[::1]:8001").close();
   await using server = await createGreeterServer(LOCAL);
   using client = createGreeterClient(server.address);
   await assertRejects(() => client.sayHello({ name: "\ud800" }), TypeError, "lone surrogate");
   await assertRejects(() => client.sayHello({}, { timeout: -1 }), RangeError);
+});
+
+Deno.test("createGreeterClient() reads a status code gRPC does not define as UNKNOWN", async (t) => {
+  // A bare HTTP/2 server that answers every call with trailers only and the status it is told.
+  let status = "0";
+  const server = http2.createServer();
+  server.on("stream", (stream: http2.ServerHttp2Stream) => {
+    stream.respond(
+      { ":status": 200, "content-type": "application/grpc", "grpc-status": status, "grpc-message": "odd" },
+      {
+        endStream: true,
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    using client = createGreeterClient(`127.0.0.1:${port}`);
+    for (const [code, expected] of [["17", Status.UNKNOWN], ["99", Status.UNKNOWN], ["16", Status.UNAUTHENTICATED]]) {
+      await t.step(`grpc-status ${code}`, async () => {
+        status = code as string;
+        const error = await assertRejects(() => client.sayHello({ name: "a" }), GrpcError);
+        assertEquals([error.code, error.details], [expected, "odd"]);
+      });
+    }
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

@@ -10,6 +10,7 @@ import {
 import { greet } from "../src/greeter.ts";
 import { CASES, formatResult, PAIRINGS, runInterop } from "../tools/interop.ts";
 import { pythonHasGrpc } from "../tools/python_peer.ts";
+import { settles } from "./_wait.ts";
 
 const hasGrpc = await pythonHasGrpc();
 
@@ -31,6 +32,7 @@ Deno.test("runInterop() passes every interop case in every pairing", async (t) =
 Deno.test("createGreeterServer() ends a client stream cancelled midway with CANCELLED, not a short stream", async (t) => {
   let seen = Promise.withResolvers<string>();
   let ended = Promise.withResolvers<CallEvent>();
+  let firstRequest = Promise.withResolvers<void>();
   await using server = await createGreeterServer({
     hostname: "127.0.0.1",
     port: 0,
@@ -38,7 +40,10 @@ Deno.test("createGreeterServer() ends a client stream cancelled midway with CANC
       async lotsOfGreetings(requests) {
         const names: string[] = [];
         try {
-          for await (const request of requests) names.push(request.name);
+          for await (const request of requests) {
+            names.push(request.name);
+            firstRequest.resolve();
+          }
         } catch (error) {
           seen.resolve(`${(error as Error).name} after [${names}]`);
           throw error;
@@ -53,6 +58,7 @@ Deno.test("createGreeterServer() ends a client stream cancelled midway with CANC
   await t.step("our client cancels after one request", async () => {
     seen = Promise.withResolvers();
     ended = Promise.withResolvers();
+    firstRequest = Promise.withResolvers();
     using client = createGreeterClient(server.address);
     const controller = new AbortController();
     async function* requests(): AsyncGenerator<HelloRequest> {
@@ -60,7 +66,7 @@ Deno.test("createGreeterServer() ends a client stream cancelled midway with CANC
       await new Promise((resolve) => controller.signal.addEventListener("abort", resolve, { once: true }));
     }
     const reply = client.lotsOfGreetings(requests(), { signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await settles(firstRequest.promise, "the handler read the first request");
     controller.abort();
     await assertRejects(() => reply, GrpcError, "CANCELLED");
     assertEquals(await seen.promise, "AbortError after [a]");

@@ -6,6 +6,10 @@ Deno.test("mod.ts exports exactly the public API", () => {
   assertEquals(Object.keys(mod).sort(), [
     "Greeter",
     "GrpcError",
+    "Health",
+    "HealthCheckRequest",
+    "HealthCheckResponse",
+    "HealthCheckResponse_ServingStatus",
     "HelloRequest",
     "HelloResponse",
     "Metadata",

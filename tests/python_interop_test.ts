@@ -1,5 +1,6 @@
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import {
+  type CallEvent,
   createGreeterClient,
   createGreeterServer,
   decodeHelloRequest,
@@ -11,6 +12,7 @@ import {
   Status,
 } from "../mod.ts";
 import { pythonHasGrpc, runPythonClient, startPythonServer } from "../tools/python_peer.ts";
+import { settles } from "./_wait.ts";
 
 const hasGrpc = await pythonHasGrpc();
 const SKIP_REASON = "/usr/bin/python3 cannot import grpc (apt install python3-grpcio python3-grpc-tools)";
@@ -25,7 +27,14 @@ Deno.test({
   name: named("Python grpcio client calls createGreeterServer()"),
   ignore: !hasGrpc,
   async fn(t) {
-    await using server = await createGreeterServer({ hostname: "127.0.0.1", port: 0 });
+    let repliesReported = Promise.withResolvers<CallEvent>();
+    await using server = await createGreeterServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      onCall: (event) => {
+        if (event.method === "/Greeter/LotsOfReplies") repliesReported.resolve(event);
+      },
+    });
     const python = async (...args: string[]) => {
       const run = await runPythonClient(["--address", server.address, ...args]);
       return { ...run, lines: run.stdout.split("\n").filter((line) => line !== "") };
@@ -68,9 +77,16 @@ Deno.test({
     });
 
     await t.step("a deadline reaches our server as DEADLINE_EXCEEDED", async () => {
+      repliesReported = Promise.withResolvers();
       const run = await python("--timeout", "0.2", "replies", "--count", "3", "--interval", "1000");
       assertEquals(run.lines, ["我是zzz"]);
       assertStringIncludes(run.stderr, "error: DEADLINE_EXCEEDED");
+      // Our server, not only the Python client, saw the deadline.
+      const event = await settles(repliesReported.promise, "our server reported the call");
+      assertEquals([event.code, event.details], [
+        Status.DEADLINE_EXCEEDED,
+        "/Greeter/LotsOfReplies: deadline exceeded",
+      ]);
     });
   },
 });

@@ -4,6 +4,7 @@ import { createGreeterClient, createGreeterServer, GrpcError, Status } from "../
 import type { GreeterServer } from "../server.ts";
 import { greeterHandlers as defaultHandlers } from "../src/greeter.ts";
 import { FrameChecker } from "../src/_strict.ts";
+import { settles } from "./_wait.ts";
 import { closeSession, connect, grpcFrame, RawH2Connection, rawRequest, unhex } from "./_raw_h2.ts";
 
 const NAME_A = unhex("0a0161"); // HelloRequest { name: "a" }
@@ -125,12 +126,12 @@ Deno.test("createGreeterServer() rejects malformed raw requests with a precise s
 });
 
 Deno.test("createGreeterServer() rejects an undefined compression flag mid-stream after replies with INTERNAL", async () => {
-  let signalled = false;
+  const signalled = Promise.withResolvers<void>();
   await using server = await createGreeterServer({
     port: 0,
     handlers: {
       async *bidiHello(requests, context) {
-        context.signal.addEventListener("abort", () => signalled = true);
+        context.signal.addEventListener("abort", () => signalled.resolve());
         yield* defaultHandlers.bidiHello(requests, context);
       },
     },
@@ -152,7 +153,7 @@ Deno.test("createGreeterServer() rejects an undefined compression flag mid-strea
     response.grpcMessage,
     "Message 3 has an undefined compressed flag 0x02 (only 0x00 and 0x01 are defined)",
   );
-  assert(signalled, "the handler's context.signal fired");
+  await settles(signalled.promise, "the handler's context.signal fired");
   await assertServing(server);
 });
 
@@ -196,8 +197,14 @@ Deno.test("createGreeterClient() rejects a lone surrogate with TypeError before 
       "lone surrogate",
     );
   });
-  assertEquals(methods.filter((m) => m !== "/Greeter/LotsOfGreetings"), [], "no bad unary call reached the server");
-  await assertServing(server);
+  // A good call on the same connection, after the bad ones: onCall reports it
+  // before its answer leaves, and any bad call that had been sent would come first.
+  assertEquals(await client.sayHello({ name: "good" }), { name: "我是good" });
+  assertEquals(
+    methods.filter((m) => m !== "/Greeter/LotsOfGreetings"),
+    ["/Greeter/SayHello"],
+    "no bad sayHello or lotsOfReplies call reached the server",
+  );
 });
 
 Deno.test("createGreeterClient() gets RESOURCE_EXHAUSTED for a 5 MiB request", async () => {
@@ -246,16 +253,25 @@ Deno.test("createGreeterServer() keeps serving after a plain HTTP/1.1 request", 
 
 Deno.test("createGreeterServer() keeps serving when a client vanishes mid-frame or mid-stream", async (t) => {
   const events: { method: string; code: number }[] = [];
-  let aborted = 0;
+  const reported = Promise.withResolvers<void>();
+  const threeReplies = Promise.withResolvers<void>();
+  const aborted = Promise.withResolvers<void>();
+  let abortedCount = 0;
   let replies = 0;
   await using server = await createGreeterServer({
     port: 0,
-    onCall: (event) => events.push({ method: event.method, code: event.code }),
+    onCall: (event) => {
+      events.push({ method: event.method, code: event.code });
+      if (event.method === "/Greeter/LotsOfReplies") reported.resolve();
+    },
     handlers: {
       async *lotsOfReplies(request, context) {
-        context.signal.addEventListener("abort", () => aborted++);
+        context.signal.addEventListener("abort", () => {
+          abortedCount++;
+          aborted.resolve();
+        });
         for await (const reply of defaultHandlers.lotsOfReplies(request, context)) {
-          replies++;
+          if (++replies === 3) threeReplies.resolve();
           yield reply;
         }
       },
@@ -268,9 +284,14 @@ Deno.test("createGreeterServer() keeps serving when a client vanishes mid-frame 
       RawH2Connection.headers(1, "/Greeter/SayHello"),
       RawH2Connection.data(1, grpcFrame(0, NAME_A, 100)),
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await connection.ping(); // the server has read the cut frame
     await connection.close();
     await assertServing(server);
+    assertEquals(
+      events,
+      [{ method: "/Greeter/SayHello", code: Status.OK }],
+      "only the complete call reached a handler",
+    );
   });
 
   await t.step("a server stream, then the connection is gone", async () => {
@@ -280,22 +301,33 @@ Deno.test("createGreeterServer() keeps serving when a client vanishes mid-frame 
       RawH2Connection.headers(1, "/Greeter/LotsOfReplies"),
       RawH2Connection.data(1, grpcFrame(0, unhex("0a0161" + "10e807" + "180a")), true),
     );
-    await waitFor(() => replies >= 3, "three replies were sent");
+    await settles(threeReplies.promise, "three replies were sent");
     await connection.close();
-    await waitFor(() => aborted === 1, "the handler's context.signal fired");
-    await waitFor(() => events.length > 0, "the call was reported");
+    await settles(aborted.promise, "the handler's context.signal fired");
+    await settles(reported.promise, "the call was reported");
+    assertEquals(abortedCount, 1);
     assertEquals(events.at(-1), { method: "/Greeter/LotsOfReplies", code: Status.CANCELLED });
     assertLess(replies, 1000);
     await assertServing(server);
   });
 });
 
-Deno.test("createGreeterServer() survives an HTTP/2 rapid-reset burst", async () => {
+Deno.test("createGreeterServer() survives an HTTP/2 rapid-reset burst, and no handler runs for the reset streams", async () => {
   const STREAMS = 20_000;
   const BATCH = 100;
   const TIME_LIMIT_MS = 10_000;
-  let handled = 0;
-  await using server = await createGreeterServer({ port: 0, onCall: () => handled++ });
+  let handlerRuns = 0;
+  let reported = 0;
+  await using server = await createGreeterServer({
+    port: 0,
+    onCall: () => reported++,
+    handlers: {
+      sayHello(request, context) {
+        handlerRuns++;
+        return defaultHandlers.sayHello(request, context);
+      },
+    },
+  });
   const started = Date.now();
   let sent = 0;
   let refused = false;
@@ -315,22 +347,19 @@ Deno.test("createGreeterServer() survives an HTTP/2 rapid-reset burst", async ()
       }
       sent += BATCH;
     }
+    // The PING's ACK comes once the server has read every frame before it.
+    if (!refused) await connection.ping().catch(() => refused = true);
   }
   assertGreater(sent, 0);
   console.log(
     `rapid reset: ${sent} HEADERS+RST_STREAM pairs in ${Date.now() - started}ms, ` +
-      `${handled} reached a handler, connection dropped by the server: ${refused}`,
+      `connection dropped by the server: ${refused}`,
   );
+  assertEquals([handlerRuns, reported], [0, 0], "no handler ran, and no call was reported, for the reset streams");
+  // A normal call afterwards reaches the (counting) handler and is answered.
   await assertServing(server);
+  assertEquals([handlerRuns, reported], [1, 1]);
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs}ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 Deno.test("FrameChecker follows messages split at every byte", () => {
   const body = new Uint8Array([...grpcFrame(0, NAME_A), ...grpcFrame(0, new Uint8Array(0)), ...grpcFrame(2, NAME_A)]);

@@ -58,10 +58,12 @@ export interface RunPythonClientOptions {
   stdin?: string;
   /** Killed after this many ms. Default 60000. */
   timeoutMs?: number;
+  /** The script in `tests/peers/` to run. Default `"greeter_client.py"`. */
+  script?: string;
 }
 
 /**
- * Runs `tests/peers/greeter_client.py` with `args` to completion.
+ * Runs `tests/peers/greeter_client.py` (or `options.script`) with `args` to completion.
  *
  * @param args Its arguments, such as `["--address", addr, "hello"]`.
  * @param options Stdin and a time limit.
@@ -69,7 +71,7 @@ export interface RunPythonClientOptions {
  * @throws {Error} When it runs longer than the time limit.
  */
 export function runPythonClient(args: string[], options: RunPythonClientOptions = {}): Promise<PythonRun> {
-  return runPeer("greeter_client.py", args, options);
+  return runPeer(options.script ?? "greeter_client.py", args, options);
 }
 
 /** Runs the peer script `name` with `args` to completion; kills it after the time limit. */

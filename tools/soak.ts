@@ -33,6 +33,12 @@ export interface SoakOptions {
   callsPerConnection?: number;
   /** Where progress lines go. Default `console.log`. */
   log?: (line: string) => void;
+  /**
+   * On a slow or busy machine the warm-up can take most of the run: the load
+   * then goes on until there are enough RSS samples after it, up to this many
+   * seconds in all. Default `seconds` (no extension).
+   */
+  maxSeconds?: number;
 }
 
 /** What a soak measured. */
@@ -67,6 +73,8 @@ export interface SoakResult {
 const MiB = 1024 * 1024;
 /** Calls before RSS samples count. */
 export const WARM_UP_CALLS = 10_000;
+/** RSS samples after warm-up needed for a verdict (one every 250 ms). */
+const MIN_SAMPLES = 8;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -118,8 +126,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     // and at least the first WARM_UP_CALLS calls.
     const warmUpUntil = started + Math.min(30_000, seconds * 1000 * 0.5);
     const totalCalls = () => Object.values(calls).reduce((a, b) => a + b, 0);
-    const running = () => performance.now() < endAt;
     const samples: { at: number; rss: number }[] = [];
+    const hardEndAt = started + Math.max(seconds, options.maxSeconds ?? seconds) * 1000;
+    const running = () => {
+      const now = performance.now();
+      return now < endAt || (now < hardEndAt && samples.length < MIN_SAMPLES);
+    };
 
     const shared = createGreeterClient(server.address);
     const check = (name: string, expected: string) => {
@@ -250,7 +262,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const rssGrowthMiB = rssLastThirdMiB - rssFirstThirdMiB;
 
     if (errors > 0) failures.push(`${errors} calls failed, first: ${firstErrors[0]}`);
-    if (samples.length < 8) failures.push(`only ${samples.length} RSS samples after warm-up; run longer`);
+    if (samples.length < MIN_SAMPLES) {
+      failures.push(`only ${samples.length} RSS samples after warm-up; run longer`);
+    }
     if (rssGrowthMiB > maxRssGrowthMiB) {
       failures.push(
         `RSS grew ${rssGrowthMiB.toFixed(1)} MiB between the first and last third (bound ${maxRssGrowthMiB})`,

@@ -42,7 +42,11 @@ function echoMetadata(context: CallContext): void {
 
 /** Fails the call with the status a request asks for, if any. */
 function failIfAsked(status: { code: number; message: string } | undefined): void {
-  if (status && status.code !== 0) throw new GrpcError(status.code as Status, status.message);
+  if (!status || status.code === 0) return;
+  if (status.code < 1 || status.code > 16) {
+    throw new GrpcError(Status.INVALID_ARGUMENT, `response_status.code must be from 0 to 16, got ${status.code}`);
+  }
+  throw new GrpcError(status.code as Status, status.message);
 }
 
 /** The responses a `StreamingOutputCallRequest` asks for, each after its interval. */

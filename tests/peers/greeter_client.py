@@ -2,7 +2,7 @@
 """A Python grpcio Greeter client, for interop tests against our server.
 
     /usr/bin/python3 tests/peers/greeter_client.py [--address 127.0.0.1:8001]
-        [--timeout SECONDS] [--proto proto/hello.proto] COMMAND ...
+        [--timeout SECONDS] [--ca CERT.pem] [--proto proto/hello.proto] [--compression gzip] COMMAND ...
 
 Commands:
   tutorial                      the tutorial's client, unchanged: SayHello
@@ -33,18 +33,28 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _greeter_common as common  # noqa: E402
 
 pb2 = pb2_grpc = None
+COMPRESSION = None  # --compression gzip: grpc.Compression.Gzip on the channel
 
 
-def tutorial(address):
-    # The tutorial's client, as it is (only the address is ours).
-    with grpc.insecure_channel(address) as channel:
+def open_channel(address, ca=None):
+    """An insecure channel, or with `ca` (a PEM file) a TLS one that trusts it; compressed as --compression says."""
+    if ca is None:
+        return grpc.insecure_channel(address, compression=COMPRESSION)
+    with open(ca, "rb") as pem:
+        credentials = grpc.ssl_channel_credentials(root_certificates=pem.read())
+    return grpc.secure_channel(address, credentials, compression=COMPRESSION)
+
+
+def tutorial(address, ca=None):
+    # The tutorial's client, as it is (only the address, TLS with --ca and --compression are ours).
+    with open_channel(address, ca) as channel:
         stub = pb2_grpc.GreeterStub(channel)
         response = stub.SayHello(pb2.HelloRequest(name="zzz"))
     print(response.name)
 
 
 def run_call(args):
-    with grpc.insecure_channel(args.address) as channel:
+    with open_channel(args.address, args.ca) as channel:
         stub = pb2_grpc.GreeterStub(channel)
         timeout = args.timeout
         if args.command == "hello":
@@ -82,7 +92,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="The Greeter client in Python grpcio, for interop tests")
     parser.add_argument("--address", default="127.0.0.1:8001")
     parser.add_argument("--timeout", type=float, default=None, help="deadline of the call, in seconds")
+    parser.add_argument("--ca", default=None, help="call over TLS, trusting this PEM certificate")
     parser.add_argument("--proto", default=common.DEFAULT_PROTO)
+    parser.add_argument("--compression", choices=("gzip", "identity"), default=None, help="channel compression")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("tutorial")
     for name in ("hello", "greetings", "bidi"):
@@ -94,15 +106,17 @@ def main(argv=None):
     commands.add_parser("codec")
     args = parser.parse_args(argv)
 
-    global pb2, pb2_grpc
+    global pb2, pb2_grpc, COMPRESSION
     pb2, pb2_grpc = common.load_stubs(args.proto)
+    if args.compression == "gzip":
+        COMPRESSION = grpc.Compression.Gzip
     common.use_utf8_stdio()
     if args.command == "codec":
         codec()
         return 0
     try:
         if args.command == "tutorial":
-            tutorial(args.address)
+            tutorial(args.address, args.ca)
         else:
             run_call(args)
     except grpc.RpcError as error:
