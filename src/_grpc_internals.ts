@@ -44,6 +44,7 @@ export function http2ServersOf(server: grpc.Server): http2.Http2Server[] {
 export function interceptingCallOf(call: object): object | undefined {
   const inner: unknown = Reflect.get(call, "call");
   return typeof inner === "object" && inner !== null ? inner : undefined;
+}
 
 /** What {@linkcode compressResponses} needs of grpc-js's private server call. */
 interface PrivateServerCall {
