@@ -306,8 +306,10 @@ export class ConnectionGuard {
       const connection = this.connectionUnflushed(stream);
       if (call <= maxCallUnflushedBytes / 2 && connection <= maxConnectionUnflushedBytes / 2) return;
       const now = performance.now();
-      if (call + connection < least) {
-        least = call + connection;
+      // Progress is this call's own bytes leaving: another call's reset frees
+      // connection bytes but says nothing of this client reading.
+      if (call < least) {
+        least = call;
         progressAt = now;
       }
       if (stallTimeoutMs > 0 && now - progressAt >= stallTimeoutMs) {

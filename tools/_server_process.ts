@@ -65,10 +65,20 @@ export class ServerProcess implements AsyncDisposable {
    * @param timeoutMs How long to wait for the "listening" line.
    * @param extraArgs More flags for `server.ts`, such as `--stall-timeout-ms=2000`.
    * @param deno The Deno binary; default this one (or `deno` from PATH).
+   * @param prefix A command that execs the rest, such as `["prlimit", "--nofile=256:256"]`.
    */
-  static async start(port = 0, timeoutMs = 20_000, extraArgs: string[] = [], deno?: string): Promise<ServerProcess> {
-    const child = new Deno.Command(deno ?? denoBinary(), {
+  static async start(
+    port = 0,
+    timeoutMs = 20_000,
+    extraArgs: string[] = [],
+    deno?: string,
+    prefix: string[] = [],
+  ): Promise<ServerProcess> {
+    const binary = deno ?? denoBinary();
+    const child = new Deno.Command(prefix[0] ?? binary, {
       args: [
+        ...prefix.slice(1),
+        ...(prefix.length > 0 ? [binary] : []),
         "run",
         "--quiet",
         `--config=${new URL("deno.json", ROOT).pathname}`,
