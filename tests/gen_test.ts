@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { GRPC_SERVICE_PROTOS, ownFiles } from "../proto/gen.ts";
+import { GRPC_SERVICE_PROTOS, ownFiles } from "../src/gen/_own_files.ts";
 import { generate, GenerateError } from "../src/gen/generate.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
