@@ -271,8 +271,12 @@ export class ConnectionGuard {
     const written = this.#written.get(stream) ?? 0;
     if (written === 0) return 0;
     const socket = this.#streamSession.get(stream)?.session.socket as unknown as CountingSocket | undefined;
-    const flushed = stream.id === undefined ? 0 : socket?.flushedData?.(stream.id) ?? written;
-    return Math.max(0, written - flushed);
+    if (typeof socket?.flushedData !== "function") {
+      // Not our socket (TLS: grpc-js's own listener): on a native socket,
+      // Deno's stream.bufferSize shows nghttp2's queue and the socket's.
+      return (stream as unknown as { bufferSize?: number }).bufferSize ?? 0;
+    }
+    return Math.max(0, written - (stream.id === undefined ? 0 : socket.flushedData(stream.id)));
   }
 
   /** Response bytes of `stream`'s connection not yet taken by the kernel. */
