@@ -28,6 +28,14 @@ import {
 import { isLoopback } from "./src/_tls.ts";
 import type { ServerTlsOptions } from "./src/tls.ts";
 import { workerCount } from "./src/_workers.ts";
+import { DEFAULT_LIMITS, type ServerLimits } from "./src/_guard.ts";
+
+/** `maxCallUnflushedBytes` as the flag `--max-call-unflushed-bytes`. */
+function flagName(limit: string): string {
+  return limit.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+const HOSTILE_LIMITS = Object.keys(DEFAULT_LIMITS) as (keyof ServerLimits)[];
 
 /** Options of {@linkcode createGreeterServer}. */
 export interface GreeterServerOptions extends ServerBaseOptions {
@@ -115,6 +123,9 @@ Plaintext is served on loopback addresses only (127.0.0.0/8, ::1, localhost)
 unless --insecure is given. Reading the TLS files needs --allow-read for them,
 which the deno task does not grant: the error says what to run.
 
+What one client may hold (each logged once, when it first bites):
+${HOSTILE_LIMITS.map((name) => `  --${flagName(name)} <n>`.padEnd(34) + `default ${DEFAULT_LIMITS[name]}`).join("\n")}
+
 Stops gracefully on SIGINT or SIGTERM.`;
 
 const LIMIT_FLAGS = {
@@ -159,6 +170,7 @@ async function main(args: string[]): Promise<void> {
     "no-reflection": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
     ...LIMIT_FLAGS,
+    ...Object.fromEntries(HOSTILE_LIMITS.map((name) => [flagName(name), { type: "string" as const }])),
   });
   if (values.help) {
     console.log(SERVE_HELP);
@@ -189,6 +201,15 @@ async function main(args: string[]): Promise<void> {
     );
   }
   const limits = parseLimitFlags(values);
+  const hostile: Partial<ServerLimits> = {};
+  for (const name of HOSTILE_LIMITS) {
+    const value = (values as Record<string, unknown>)[flagName(name)];
+    if (typeof value !== "string") continue;
+    if (!/^\d+$/.test(value)) {
+      throw new UsageError(`--${flagName(name)} must be a non-negative integer, got '${value}'`);
+    }
+    hostile[name] = Number(value);
+  }
   requireNetPermission(host, "server.ts");
   let tls: ServerTlsOptions | undefined;
   if (files.cert !== undefined && files.key !== undefined) {
@@ -217,6 +238,7 @@ async function main(args: string[]): Promise<void> {
     workers,
     health: !values["no-health"],
     reflection: !values["no-reflection"],
+    limits: hostile,
     onCall: values.verbose
       ? (event) =>
         console.log(

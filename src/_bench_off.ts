@@ -1,6 +1,6 @@
 /**
  * Switches for `deno task bench:compare --ab`: each turns one of the pieces
- * the server adds to grpc-js off (or, for the HTTP/2 guard's stream cap, on),
+ * the server adds to grpc-js off (`h2cap`: the cap on concurrent streams),
  * so that what it costs can be measured against the whole server in one run.
  * Read once from `GREETER_BENCH_OFF` (comma-separated), only when that
  * variable may be read without a prompt; unset, nothing changes.

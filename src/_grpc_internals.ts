@@ -1,7 +1,7 @@
 /**
  * Every touch of grpc-js internals, in one place.
  *
- * The strict framing checks, the drain gate and write coalescing need the
+ * The strict framing checks, the drain gate, the limits and write coalescing need the
  * `node:http2` servers a grpc-js server listens with; grpc-js keeps them in
  * the private field `http2Servers` and has no public accessor. The module
  * pins grpc-js exactly ({@linkcode TESTED_GRPC_JS}, and a test keeps
@@ -32,6 +32,18 @@ export function http2ServersOf(server: grpc.Server): http2.Http2Server[] {
     );
   }
   return [...servers.keys()] as http2.Http2Server[];
+}
+
+/**
+ * The intercepting call under a handler's call object (what server
+ * interceptors were given): grpc-js keeps it in the private field `call`.
+ *
+ * @param call The call a grpc-js handler received.
+ * @returns The intercepting call, or undefined when this grpc-js has no such field.
+ */
+export function interceptingCallOf(call: object): object | undefined {
+  const inner: unknown = Reflect.get(call, "call");
+  return typeof inner === "object" && inner !== null ? inner : undefined;
 }
 
 /** What {@linkcode compressResponses} needs of grpc-js's private server call. */

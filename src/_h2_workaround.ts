@@ -72,7 +72,8 @@ export function isAffected(version: string | undefined = globalThis.Deno?.versio
 /** One line for the command line to print at start on an affected runtime. */
 export function warningLine(): string {
   return `warning: Deno ${Deno.version.deno} has a known HTTP/2 server bug (${DENO_H2_ISSUE}); ` +
-    `this server works around it, but Deno ${SAFE_DENO_VERSION} is the version to use`;
+    "this server works around it, which makes the abort rare but cannot rule it out (no JavaScript runs " +
+    `before the process dies); use Deno ${SAFE_DENO_VERSION}`;
 }
 
 function loopbackFor(hostname: string): string {

@@ -23,6 +23,18 @@ export interface AdapterEnv {
   report(call: Call, code: Status, details: string): void;
   /** The status to send for what a handler threw. */
   toStatus(call: Call, error: unknown): grpc.StatusObject;
+  /** The bound on unflushed responses of a call, if the server keeps one. */
+  flow?(call: grpc.ServerWritableStream<unknown, Buffer> | grpc.ServerDuplexStream<unknown, Buffer>): Flow | undefined;
+}
+
+/** The bound on one call's unflushed responses. */
+export interface Flow {
+  /** Counts the bytes of one response just written. */
+  wrote(bytes: number): void;
+  /** Whether the next response must wait. */
+  mustWait(): boolean;
+  /** Waits until enough is flushed; throws when the client stalls for too long. */
+  wait(): Promise<void>;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -181,12 +193,23 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
     ctx: Call,
     produce: () => AsyncIterable<unknown> | Iterable<unknown>,
   ): void {
+    const flow = env.flow?.(call);
+    // Messages written in one turn leave in one write (see _batch.ts).
     const writer = responseWriter(call);
-    /** Writes one response; false when the caller must wait for "drain". */
+    /** Writes one response; false when the caller must wait for "drain" or for the bytes to flush. */
     const writeOne = (response: unknown): boolean => {
       if (ctx.cancelled) throw ctx.reason;
       ctx.sendHeader();
-      return writer.write(encode(response));
+      const bytes = encode(response);
+      if (!flow) return writer.write(bytes);
+      // 5: the gRPC message prefix.
+      flow.wrote(bytes.length + 5);
+      return writer.write(bytes) && !flow.mustWait();
+    };
+    /** Waits for what writeOne asked. */
+    const wait = async (): Promise<void> => {
+      if (flow?.mustWait()) return await flow.wait();
+      await drained(call);
     };
     (async () => {
       const source = produce();
@@ -195,13 +218,13 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
       }
       if (Symbol.asyncIterator in source) {
         for await (const response of source) {
-          if (!writeOne(response)) await drained(call);
+          if (!writeOne(response)) await wait();
         }
       } else {
         // A plain iterable is written without a microtask per message; the
         // wait for "drain" still yields to the event loop every few writes.
         for (const response of source) {
-          if (!writeOne(response)) await drained(call);
+          if (!writeOne(response)) await wait();
         }
       }
       if (ctx.cancelled) throw ctx.reason;

@@ -1,55 +1,351 @@
 /**
- * A listening socket of our own, handed to grpc-js through its public
- * `createConnectionInjector()`: what lets several workers listen on one port
- * (`SO_REUSEPORT`, which `node:net` accepts on Deno), each with its own
- * grpc-js server, the kernel spreading the connections among them.
+ * The server's own accept loop, so that no client can starve it of
+ * connections: grpc-js's HTTP/2 server gets each accepted connection through
+ * its public `createConnectionInjector()`.
+ *
+ * Why not `node:net`: once `accept()` fails with `EMFILE`, Deno's `node:net`
+ * server never accepts again, even after fds are freed, and says nothing.
+ * `Deno.listen()`'s `accept()` rejects instead, and works again once fds are
+ * free, so this loop backs off and retries. It also caps the number of open
+ * connections, closes those that do not send the HTTP/2 preface in time, and
+ * counts, per HTTP/2 stream, the DATA bytes the kernel has taken: what a call
+ * wrote minus that is what a client that stops reading leaves in memory.
+ * (Deno's `stream.bufferSize` sees bytes nghttp2 holds only on a native
+ * `node:net` socket; on this one it is just `writableLength`.)
+ *
+ * Kept in one module, with no knowledge of gRPC, so that a later multi-process
+ * mode (one port shared with `reusePort`) can reuse it.
  *
  * @module
  */
-import * as net from "node:net";
-import type * as grpc from "@grpc/grpc-js";
+import { Duplex } from "node:stream";
+import { Buffer } from "node:buffer";
 
-/** A socket listening for one grpc-js server. */
+/** The client connection preface (RFC 9113, section 3.4). */
+const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const READ_BUFFER = 64 * 1024;
+/** Backoff of the accept loop while fds are exhausted. */
+const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
+
+/** Which limit bit, for {@linkcode ListenOptions.onLimit}. */
+export type ListenerLimit = "max-connections" | "handshake-timeout" | "fds-exhausted";
+
+/** Options of {@linkcode listen}. */
+export interface ListenOptions {
+  hostname: string;
+  port: number;
+  /** Connections open at once; more are accepted and closed at once. */
+  maxConnections: number;
+  /** How long a connection may take to send the HTTP/2 preface, in ms (0: no limit). */
+  handshakeTimeoutMs: number;
+  /** Called with each accepted connection that is within the limits. */
+  onConnection(socket: ConnectionSocket): void;
+  /** Called each time a limit bites; the caller decides what to log. */
+  onLimit(limit: ListenerLimit, detail: string): void;
+}
+
+/** A listening socket and its connections. */
 export interface Listener {
   /** The port it listens on. */
   readonly port: number;
-  /** Stops accepting connections; those already handed over stay with grpc-js. */
-  close(): Promise<void>;
+  /** The connections open now. */
+  readonly connections: ReadonlySet<ConnectionSocket>;
+  /** Stops accepting; open connections stay. Idempotent. */
+  stop(): void;
+  /** Stops accepting and destroys every open connection. Idempotent. */
+  close(): void;
+}
+
+function isFdExhaustion(error: unknown): boolean {
+  return /\(os error (23|24)\)|too many open files/i.test(String((error as Error)?.message ?? error));
 }
 
 /**
- * Listens on `hostname:port` with `SO_REUSEPORT` and hands every connection
- * to `server`, as if grpc-js had accepted it.
- *
- * @param server The grpc-js server, with its services added.
- * @param credentials Its credentials, as `bindAsync()` would take them.
- * @param hostname The address.
- * @param port The port; 0 picks a free one.
- * @returns The listener, once listening.
- * @throws {Error} When the address cannot be bound (the cause is the system error).
+ * A `Deno.Conn` as the `node:stream` duplex that `node:http2` reads and
+ * writes, with the count of bytes written but not yet taken by the kernel.
  */
-export function listenReusePort(
-  server: grpc.Server,
-  credentials: grpc.ServerCredentials,
-  hostname: string,
-  port: number,
-): Promise<Listener> {
-  const injector = server.createConnectionInjector(credentials);
-  const socketServer = net.createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
-  return new Promise<Listener>((resolve, reject) => {
-    socketServer.once("error", reject);
-    // `reusePort` is Deno's (and Node 22's) option; Node 20's types lack it.
-    socketServer.listen(
-      { host: hostname.replace(/^\[(.*)\]$/, "$1"), port, reusePort: true } as net.ListenOptions,
-      () => {
-        socketServer.off("error", reject);
-        const address = socketServer.address() as net.AddressInfo;
-        let closing: Promise<void> | undefined;
-        resolve({
-          port: address.port,
-          close: () => closing ??= new Promise<void>((done) => socketServer.close(() => done())),
-        });
-      },
-    );
-  });
+export class ConnectionSocket extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily: string;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly #conn: Deno.TcpConn;
+  #unflushed = 0;
+  #closed = false;
+  // The frame being written: its header so far, then how much payload is left.
+  readonly #header = new Uint8Array(9);
+  #headerRead = 0;
+  #payloadLeft = 0;
+  #dataStream = 0;
+  readonly #flushedData = new Map<number, number>();
+  /** Set once the whole preface has arrived. */
+  handshaken = false;
+  #prefaceRead = 0;
+
+  constructor(conn: Deno.TcpConn) {
+    super({ allowHalfOpen: false });
+    this.#conn = conn;
+    const remote = conn.remoteAddr;
+    const local = conn.localAddr;
+    this.remoteAddress = remote.hostname;
+    this.remotePort = remote.port;
+    this.remoteFamily = remote.hostname.includes(":") ? "IPv6" : "IPv4";
+    this.localAddress = local.hostname;
+    this.localPort = local.port;
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // already closed
+    }
+    void this.#readLoop();
+  }
+
+  /** Bytes handed to this socket that the kernel has not taken yet. */
+  get unflushedBytes(): number {
+    return this.#unflushed + this.writableLength;
+  }
+
+  /**
+   * DATA payload bytes of an HTTP/2 stream the kernel has taken.
+   *
+   * @param streamId The stream.
+   * @returns The count since the stream's first DATA frame.
+   */
+  flushedData(streamId: number): number {
+    return this.#flushedData.get(streamId) ?? 0;
+  }
+
+  /** Stops counting a stream that has closed. */
+  forgetStream(streamId: number): void {
+    this.#flushedData.delete(streamId);
+  }
+
+  /** Follows the HTTP/2 frames in bytes the kernel took, counting DATA payload per stream. */
+  #countFlushed(bytes: Uint8Array): void {
+    let pos = 0;
+    while (pos < bytes.length) {
+      if (this.#payloadLeft > 0) {
+        const take = Math.min(this.#payloadLeft, bytes.length - pos);
+        this.#payloadLeft -= take;
+        pos += take;
+        if (this.#dataStream !== 0) {
+          this.#flushedData.set(this.#dataStream, (this.#flushedData.get(this.#dataStream) ?? 0) + take);
+        }
+        continue;
+      }
+      this.#header[this.#headerRead++] = bytes[pos++]!;
+      if (this.#headerRead < 9) continue;
+      this.#headerRead = 0;
+      const h = this.#header;
+      this.#payloadLeft = (h[0]! << 16) | (h[1]! << 8) | h[2]!;
+      const streamId = ((h[5]! & 0x7f) << 24 | h[6]! << 16 | h[7]! << 8 | h[8]!) >>> 0;
+      // DATA frames only; padding, if any, counts as payload (nghttp2 sends none).
+      this.#dataStream = h[3] === 0 ? streamId : 0;
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(READ_BUFFER);
+    try {
+      while (true) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        if (!this.handshaken) this.#checkPreface(buffer.subarray(0, n));
+        // A copy: the buffer is reused for the next read.
+        if (!this.push(Buffer.from(buffer.subarray(0, n)))) await this.#readWanted();
+        if (this.#closed) return;
+      }
+      this.push(null);
+    } catch {
+      // Reset by the peer or closed by us: a vanished peer, not an error.
+      this.destroy();
+    }
+  }
+
+  #checkPreface(bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length && this.#prefaceRead >= 0; i++) {
+      // A wrong preface is left to nghttp2, which answers it with GOAWAY.
+      this.#prefaceRead = bytes[i] === PREFACE[this.#prefaceRead] ? this.#prefaceRead + 1 : -1;
+      if (this.#prefaceRead === PREFACE.length) {
+        this.handshaken = true;
+        return;
+      }
+    }
+  }
+
+  #wake: (() => void) | undefined;
+  #readWanted(): Promise<void> {
+    return new Promise((resolve) => this.#wake = resolve);
+  }
+
+  override _read(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  override _write(chunk: Buffer, _encoding: string, callback: (error?: Error | null) => void): void {
+    this.#send(chunk, callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    this.#send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
+  }
+
+  #send(bytes: Uint8Array, callback: (error?: Error | null) => void): void {
+    this.#unflushed += bytes.length;
+    (async () => {
+      let offset = 0;
+      try {
+        while (offset < bytes.length) {
+          const n = await this.#conn.write(bytes.subarray(offset));
+          this.#countFlushed(bytes.subarray(offset, offset + n));
+          offset += n;
+          this.#unflushed -= n;
+        }
+        callback();
+      } catch (error) {
+        this.#unflushed -= bytes.length - offset;
+        callback(error as Error);
+      }
+    })();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      this.#conn.closeWrite();
+    } catch {
+      // already closed
+    }
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#conn.close();
+      } catch {
+        // already closed
+      }
+      this._read();
+    }
+    callback(error);
+  }
+
+  // What node:http2 and grpc-js may call on a net.Socket.
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+  setKeepAlive(enable?: boolean, _delay?: number): this {
+    try {
+      this.#conn.setKeepAlive(enable ?? false);
+    } catch {
+      // already closed
+    }
+    return this;
+  }
+  setTimeout(_ms: number, _callback?: () => void): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+  address(): { address: string; port: number; family: string } {
+    return { address: this.localAddress, port: this.localPort, family: this.remoteFamily };
+  }
+}
+
+/**
+ * Listens on `hostname:port` and hands each accepted connection, within the
+ * limits, to `options.onConnection`.
+ *
+ * @param options Where, the limits and the callbacks.
+ * @returns The listener.
+ * @throws {Deno.errors.AddrInUse} And the other errors of `Deno.listen()`.
+ */
+export function listen(options: ListenOptions): Listener {
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+  const connections = new Set<ConnectionSocket>();
+  let stopped = false;
+
+  function take(conn: Deno.TcpConn): void {
+    const peer = conn.remoteAddr.hostname;
+    if (connections.size >= options.maxConnections) {
+      options.onLimit("max-connections", `${connections.size} connections are open (the limit); closing new ones`);
+      conn.close();
+      return;
+    }
+    const socket = new ConnectionSocket(conn);
+    connections.add(socket);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (options.handshakeTimeoutMs > 0) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (socket.handshaken || socket.destroyed) return;
+        options.onLimit(
+          "handshake-timeout",
+          `${peer} sent no HTTP/2 preface within ${options.handshakeTimeoutMs}ms; closing such connections`,
+        );
+        socket.destroy();
+      }, options.handshakeTimeoutMs);
+    }
+    socket.once("close", () => {
+      clearTimeout(timer);
+      connections.delete(socket);
+    });
+    options.onConnection(socket);
+  }
+
+  (async () => {
+    let backoff = 0;
+    while (!stopped) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept() as Deno.TcpConn;
+      } catch (error) {
+        if (stopped) return;
+        if (!isFdExhaustion(error)) {
+          // Anything else (ECONNABORTED and the like) concerns one connection only.
+          await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS[0]));
+          continue;
+        }
+        if (backoff === 0) {
+          options.onLimit("fds-exhausted", `accept() failed: ${(error as Error).message}; retrying until fds are free`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS[Math.min(backoff++, 5)]));
+        continue;
+      }
+      backoff = 0;
+      if (stopped) {
+        conn.close();
+        return;
+      }
+      take(conn);
+    }
+  })();
+
+  function stop(): void {
+    if (stopped) return;
+    stopped = true;
+    try {
+      listener.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    connections,
+    stop,
+    close() {
+      stop();
+      for (const socket of connections) socket.destroy();
+    },
+  };
 }

@@ -68,6 +68,12 @@ export class FrameChecker {
     this.#singleRequest = singleRequest;
   }
 
+  /** Bytes of the message being received that have arrived so far (its prefix included). */
+  get partialBytes(): number {
+    if (this.#prefixRead > 0) return this.#prefixRead;
+    return this.#remaining > 0 ? PREFIX_LENGTH + this.#length - this.#remaining : 0;
+  }
+
   /** The number of messages whose prefix has been read. */
   get messages(): number {
     return this.#messages;
@@ -159,7 +165,12 @@ export interface StrictChecks {
    * @throws {Error} When grpc-js no longer exposes its HTTP/2 servers.
    */
   attach(server: grpc.Server): void;
+  /** The HTTP/2 stream of a call the interceptor saw. */
+  streamOf(call: object): http2.ServerHttp2Stream | undefined;
 }
+
+/** Told of the partial message bytes of each checked stream; returns a problem to end the call with. */
+export type PartialBytesHook = (stream: http2.ServerHttp2Stream, bytes: number) => string | undefined;
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -170,8 +181,9 @@ function headerValue(value: string | string[] | undefined): string | undefined {
  *
  * @returns The interceptor to install and the function that hooks the rest.
  */
-export function createStrictChecks(): StrictChecks {
+export function createStrictChecks(onPartial?: PartialBytesHook): StrictChecks {
   definePortableConstants();
+  const streams = new WeakMap<object, http2.ServerHttp2Stream>();
   // Set by our "stream" listener, which runs before grpc-js's, and read by the
   // interceptor, which grpc-js calls synchronously from its own listener.
   let pending: PendingStream | undefined;
@@ -183,10 +195,10 @@ export function createStrictChecks(): StrictChecks {
   ): void {
     const { stream, headers } = pendingStream;
     let failed = false;
-    const fail = (details: string) => {
+    const fail = (details: string, code: Status = Status.INTERNAL) => {
       if (failed) return;
       failed = true;
-      call.sendStatus({ code: Status.INTERNAL, details, metadata: null });
+      call.sendStatus({ code, details, metadata: null });
     };
     const httpMethod = headerValue(headers[":method"]);
     if (httpMethod !== "POST") {
@@ -199,7 +211,9 @@ export function createStrictChecks(): StrictChecks {
     stream.prependListener("data", (chunk: Buffer) => {
       if (failed) return;
       const problem = checker.push(chunk);
-      if (problem) fail(problem);
+      if (problem) return fail(problem);
+      const tooMuch = onPartial?.(stream, checker.partialBytes);
+      if (tooMuch) fail(tooMuch, Status.RESOURCE_EXHAUSTED);
     });
     stream.prependListener("end", () => {
       if (failed) return;
@@ -211,7 +225,10 @@ export function createStrictChecks(): StrictChecks {
   const interceptor: grpc.ServerInterceptor = (method, call) => {
     const pendingStream = pending;
     pending = undefined;
-    if (pendingStream) check(pendingStream, method, call);
+    if (pendingStream) {
+      streams.set(call, pendingStream.stream);
+      check(pendingStream, method, call);
+    }
     // The call itself, not a pass-through wrapper: grpc-js only chains what
     // interceptors return, and a wrapper would forward every event once more.
     return call as grpc.ServerInterceptingCall;
@@ -230,5 +247,5 @@ export function createStrictChecks(): StrictChecks {
     }
   }
 
-  return { interceptor, attach };
+  return { interceptor, attach, streamOf: (call) => streams.get(call) };
 }

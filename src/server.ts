@@ -20,14 +20,19 @@ import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
 import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
 import { bareHandler, benchSwitched } from "./_bench_off.ts";
+import { ConnectionGuard, type LimitEvent, type LimitKind, resolveLimits, type ServerLimits } from "./_guard.ts";
+import { listen, type Listener } from "./_listener.ts";
+import { interceptingCallOf } from "./_grpc_internals.ts";
 import { isLoopback, serverCredentials } from "./_tls.ts";
 import type { ServerTlsOptions } from "./tls.ts";
-import { listenReusePort } from "./_listener.ts";
+import { type Listener as SharedListener, listenReusePort } from "./_listener_shared.ts";
 import { startWorkers, workerCount, type WorkerEvent } from "./_workers.ts";
 
 export type { WorkerEvent, WorkerEventKind } from "./_workers.ts";
 import { createHealth, type HealthStatuses } from "./health.ts";
 import { createReflection } from "./_reflection.ts";
+
+export type { LimitEvent, LimitKind, ServerLimits };
 
 /** What a handler learns about its call. */
 export interface CallContext {
@@ -136,6 +141,18 @@ export interface ServerBaseOptions {
    * gets `UNKNOWN` and a generic message). Default: one line on stderr.
    */
   onError?: (error: unknown, method: string) => void;
+  /**
+   * What one client may hold: connections, timeouts, streams, unflushed and
+   * partially received bytes, early resets. Each field has a default; see
+   * {@linkcode ServerLimits}.
+   */
+  limits?: Partial<ServerLimits>;
+  /**
+   * Called the first time each kind of limit bites (then never again for
+   * that kind; running out of fds is reported once per episode). Default:
+   * one line on stderr.
+   */
+  onLimit?: (event: LimitEvent) => void;
 
   /** Largest request message accepted, in bytes (after decompression); a larger one gets `RESOURCE_EXHAUSTED`. Default 4 MiB, as gRPC's. */
   maxReceiveMessageBytes?: number;
@@ -222,6 +239,10 @@ export interface Server {
 
 const GENERIC_ERROR_DETAILS = "Unexpected server error";
 
+function defaultOnLimit(event: LimitEvent): void {
+  console.error(`limit ${event.limit}: ${event.detail}`);
+}
+
 function defaultOnError(error: unknown, method: string): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   console.error(`${method}: handler failed: ${message}`);
@@ -229,8 +250,12 @@ function defaultOnError(error: unknown, method: string): void {
 
 /** A bind failure, in one line that names the address and the reason. */
 function bindError(hostname: string, port: number, cause: Error): Error {
-  const reason = cause.message.match(/\[(?:listen \w+: )?([^\]]+)\]/)?.[1] ?? cause.message;
-  return new Error(`Cannot listen on ${formatHostPort(hostname, port)}: ${reason}`, { cause });
+  const address = formatHostPort(hostname, port);
+  const reason = cause instanceof Deno.errors.AddrInUse
+    ? `address already in use ${address}`
+    : cause.message.match(/\[(?:listen \w+: )?([^\]]+)\]/)?.[1] ??
+      cause.message.replace(/ \(os error \d+\)$/, "").toLowerCase();
+  return new Error(`Cannot listen on ${address}: ${reason}`, { cause });
 }
 
 /**
@@ -295,16 +320,27 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   const onError = options.onError ?? defaultOnError;
   const onCall = options.onCall;
+  const hostile = resolveLimits(options.limits);
+  const onLimit = options.onLimit ?? defaultOnLimit;
+  const bitten = new Set<LimitKind>();
+  const report = (limit: LimitKind, detail: string) => {
+    // Once per kind; running out of fds once per episode (the listener calls once per episode).
+    if (bitten.has(limit) && limit !== "fds-exhausted") return;
+    bitten.add(limit);
+    onLimit({ limit, detail });
+  };
+  const guard = new ConnectionGuard(hostile, report);
+  const strict = createStrictChecks((stream, bytes) => guard.partial(stream, bytes));
   const limits = serverLimits(options);
-  const strict = createStrictChecks();
   const gate = createDrainGate();
   const state: ServerState = { forcing: false };
   const interceptors: grpc.ServerInterceptor[] = [];
   if (!benchSwitched("strict")) interceptors.push(strict.interceptor);
   if (!benchSwitched("drain")) interceptors.push(gate.interceptor);
   const server = new grpc.Server({
-    ...(benchSwitched("h2cap") ? { "grpc.max_concurrent_streams": 1000 } : h2Workaround.serverOptions()),
+    ...h2Workaround.serverOptions(),
     ...limits.channelOptions,
+    ...(benchSwitched("h2cap") ? {} : { "grpc.max_concurrent_streams": hostile.maxConcurrentStreams }),
     ...options.channelOptions,
     interceptors: [...interceptors, ...limits.interceptors],
   });
@@ -333,6 +369,16 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
       }
       const metadata = toGrpcMetadata([...call.trailer, ...grpcError.metadata]);
       return { code: grpcError.code, details: grpcError.details, metadata };
+    },
+    flow(call) {
+      const inner = interceptingCallOf(call);
+      const stream = inner && strict.streamOf(inner);
+      if (!stream) return undefined;
+      return {
+        wrote: (bytes) => guard.wrote(stream, bytes),
+        mustWait: () => guard.mustWait(stream),
+        wait: () => guard.waitFlushed(stream, () => Reflect.get(call, "cancelled") === true),
+      };
     },
   };
 
@@ -377,23 +423,54 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   }
   h2Workaround.register(server);
 
-  const listener = inWorker
-    ? await listenReusePort(server, credentials, hostname, requestedPort).catch((error) => {
+  // Plaintext: our own accept loop (see _listener.ts) feeding grpc-js's
+  // HTTP/2 server. TLS: grpc-js's own listener (its injector would wrap our
+  // socket in TLS, and our socket could no longer see HTTP/2 frames).
+  // Workers share the port with node:net's SO_REUSEPORT (Deno.listen's needs
+  // --unstable-net), so the accept loop's own limits are not theirs.
+  let listener: Listener | undefined;
+  let shared: SharedListener | undefined;
+  let injector: grpc.ConnectionInjector | undefined;
+  let port: number;
+  if (inWorker) {
+    try {
+      shared = await listenReusePort(server, credentials, hostname, requestedPort);
+    } catch (error) {
       server.forceShutdown();
-      throw bindError(hostname, requestedPort, error);
-    })
-    : undefined;
-  const port = listener ? listener.port : await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      formatHostPort(hostname, requestedPort),
-      credentials,
-      (error, port) => {
-        if (!error) return resolve(port);
-        server.forceShutdown();
-        reject(bindError(hostname, requestedPort, error));
-      },
-    );
-  });
+      throw bindError(hostname, requestedPort, error as Error);
+    }
+    port = shared.port;
+  } else if (options.tls === undefined) {
+    injector = server.createConnectionInjector(credentials);
+    const inject = injector.injectConnection;
+    try {
+      listener = listen({
+        hostname,
+        port: requestedPort,
+        maxConnections: hostile.maxConnections,
+        handshakeTimeoutMs: hostile.handshakeTimeoutMs,
+        onConnection: (socket) => inject(socket),
+        onLimit: report,
+      });
+    } catch (error) {
+      server.forceShutdown();
+      throw bindError(hostname, requestedPort, error as Error);
+    }
+    port = listener.port;
+  } else {
+    port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(
+        formatHostPort(hostname, requestedPort),
+        credentials,
+        (error, port) => {
+          if (!error) return resolve(port);
+          server.forceShutdown();
+          reject(bindError(hostname, requestedPort, error));
+        },
+      );
+    });
+  }
+  guard.attach(server);
   if (!benchSwitched("strict")) strict.attach(server);
   if (!benchSwitched("coalesce")) coalesceWrites(server);
   if (!benchSwitched("drain")) gate.attach(server);
@@ -407,11 +484,12 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   /** Refuses new calls, lets those in flight end, then closes the connections. */
   async function drainThenClose(): Promise<void> {
     options.signal?.removeEventListener("abort", onAbort);
+    listener?.stop();
     health.shutdown(); // before the drain: probes and balancers see NOT_SERVING while calls still run
     // Not tryShutdown() at once: see _drain.ts for how that cuts answers.
     const started = performance.now();
     // Not awaited: it settles once the connections it handed over are closed too.
-    void listener?.close();
+    void shared?.close();
     await gate.drain(gracePeriodMs);
     await new Promise<void>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
@@ -428,7 +506,11 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   }
 
   function shutdown(): Promise<void> {
-    shutdownPromise ??= drainThenClose().then(resolveFinished);
+    shutdownPromise ??= drainThenClose().then(() => {
+      injector?.destroy();
+      listener?.close();
+      resolveFinished();
+    });
     return shutdownPromise;
   }
   const onAbort = () => void shutdown();

@@ -116,6 +116,8 @@ Deno.test("createGreeterServer() shutdown() under load completes accepted calls 
   };
   await using server = await createGreeterServer({
     port: 0,
+    // 220 calls held at once on one connection: past the default MAX_CONCURRENT_STREAMS (100).
+    limits: { maxConcurrentStreams: 256 },
     handlers: {
       async sayHello(request) {
         if (request.name === "warm") return { name: greet(request.name) };

@@ -20,6 +20,7 @@ import { GRPC_ENV_VARS } from "../src/_cli.ts";
 
 const SERVER = new URL("./peers/h2_server.ts", import.meta.url);
 const CLIENT = new URL("./peers/h2_client.ts", import.meta.url);
+const CHURN = new URL("./peers/h2_churn.ts", import.meta.url);
 const CONFIG = new URL("../deno.json", import.meta.url);
 const NO_WORKAROUND = Deno.env.get("GREETER_TEST_NO_H2_WORKAROUND") === "1";
 const PERMISSIONS = ["--allow-net=127.0.0.1", `--allow-env=${GRPC_ENV_VARS.join(",")}`];
@@ -36,6 +37,12 @@ const CLIENT_RUNS = [
   { clients: 1, calls: 1000 },
   { clients: 4, calls: 250 },
 ];
+/**
+ * The churn pattern that still aborted 2.9.6 behind the old guard (1 run in
+ * 13): a few connections of 300 sequential calls, then rounds of 30 parallel
+ * connections of 20 calls, each closed with GOAWAY.
+ */
+const CHURN_RUN = { warm: 3, warmCalls: 300, rounds: 10, parallel: 30, calls: 20 };
 /** The gRPC frame of HelloRequest{name: "zzz"}: flag 0, length 5, message. */
 const SAY_HELLO_BODY = new Uint8Array([0, 0, 0, 0, 5, 0x0a, 0x03, 0x7a, 0x7a, 0x7a]);
 
@@ -151,6 +158,24 @@ async function grpcClients(address: string, clients: number, calls: number): Pro
   return `exit code ${code}: ${text.split("\n").at(-1)}`;
 }
 
+async function churn(address: string): Promise<string> {
+  const { warm, warmCalls, rounds, parallel, calls } = CHURN_RUN;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      `--config=${CONFIG.pathname}`,
+      ...PERMISSIONS,
+      CHURN.pathname,
+      address,
+      ...[warm, warmCalls, rounds, parallel, calls].map(String),
+    ],
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(code === 0 ? stdout : stderr).trim();
+  return `exit code ${code}: ${text.split("\n").at(-1)}`;
+}
+
 async function assertStillAnswers(server: ServerProcess): Promise<void> {
   using client = createGreeterClient(server.address);
   const reply = await client.sayHello({ name: "zzz" }, { timeout: 5000 });
@@ -215,4 +240,18 @@ Deno.test("createGreeterServer() survives clients that close with GOAWAY", async
       return results;
     });
   });
+
+  await t.step(
+    `churn: ${CHURN_RUN.warm} connections of ${CHURN_RUN.warmCalls} calls, then ${CHURN_RUN.rounds} rounds of ` +
+      `${CHURN_RUN.parallel} connections x ${CHURN_RUN.calls} calls, on ${SERVERS_PER_STEP} fresh servers`,
+    async () => {
+      const { warm, warmCalls, rounds, parallel, calls } = CHURN_RUN;
+      const expected = warm * warmCalls + rounds * parallel * calls;
+      await survivesOnFreshServers(async (server) => {
+        const outcome = await churn(server.address);
+        if (!(await server.failure())) assertEquals(outcome, `exit code 0: calls ${expected}`);
+        return [`churn: ${outcome}`];
+      });
+    },
+  );
 });

@@ -63,10 +63,22 @@ export class ServerProcess implements AsyncDisposable {
    *
    * @param port The port; 0 for any free one.
    * @param timeoutMs How long to wait for the "listening" line.
+   * @param extraArgs More flags for `server.ts`, such as `--stall-timeout-ms=2000`.
+   * @param deno The Deno binary; default this one (or `deno` from PATH).
+   * @param prefix A command that execs the rest, such as `["prlimit", "--nofile=256:256"]`.
    */
-  static async start(port = 0, timeoutMs = 20_000): Promise<ServerProcess> {
-    const child = new Deno.Command(denoBinary(), {
+  static async start(
+    port = 0,
+    timeoutMs = 20_000,
+    extraArgs: string[] = [],
+    deno?: string,
+    prefix: string[] = [],
+  ): Promise<ServerProcess> {
+    const binary = deno ?? denoBinary();
+    const child = new Deno.Command(prefix[0] ?? binary, {
       args: [
+        ...prefix.slice(1),
+        ...(prefix.length > 0 ? [binary] : []),
         "run",
         "--quiet",
         `--config=${new URL("deno.json", ROOT).pathname}`,
@@ -75,6 +87,7 @@ export class ServerProcess implements AsyncDisposable {
         new URL("server.ts", ROOT).pathname,
         "--host=127.0.0.1",
         `--port=${port}`,
+        ...extraArgs,
       ],
       cwd: ROOT.pathname,
       stdin: "null",

@@ -583,9 +583,7 @@ async function definePeers(names: string[], pythonServer: string, log: (line: st
       const piece = name.slice("ours-no-".length);
       peers.push({
         name,
-        what: piece === "h2cap"
-          ? "ours with the HTTP/2 guard's stream cap forced on (it is off on unaffected Denos)"
-          : `ours with ${piece} switched off`,
+        what: piece === "h2cap" ? "ours without the cap on concurrent streams" : `ours with ${piece} switched off`,
         greeter: denoOurs("server.ts", [], { GREETER_BENCH_OFF: piece }),
       });
     } else if (name === "grpc-js/deno") {
