@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 import { acceptFramed, Framed } from "./_grpc_internals.ts";
+import { benchSwitched } from "./_bench_off.ts";
 
 /** The most bytes of frames in one write. */
 export const BATCH_BYTES = 64 * 1024;
@@ -29,7 +30,7 @@ export interface ResponseWriter {
  * @returns The writer.
  */
 export function responseWriter(call: { write(chunk: unknown): boolean }): ResponseWriter {
-  if (!acceptFramed(call)) {
+  if (benchSwitched("batch") || !acceptFramed(call)) {
     return { write: (message) => call.write(message), flush: () => true };
   }
   let queued: Uint8Array[] = [];

@@ -12,7 +12,7 @@ import type * as grpc from "@grpc/grpc-js";
 import type { AnyMethod } from "./schema.ts";
 
 /** The pieces that can be switched. */
-export const BENCH_PIECES = ["coalesce", "strict", "drain", "h2cap", "adapters"] as const;
+export const BENCH_PIECES = ["coalesce", "strict", "drain", "h2cap", "adapters", "listener", "batch"] as const;
 
 /** One of {@linkcode BENCH_PIECES}. */
 export type BenchPiece = typeof BENCH_PIECES[number];

@@ -440,7 +440,7 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
       throw bindError(hostname, requestedPort, error as Error);
     }
     port = shared.port;
-  } else if (options.tls === undefined) {
+  } else if (options.tls === undefined && !benchSwitched("listener")) {
     injector = server.createConnectionInjector(credentials);
     const inject = injector.injectConnection;
     try {

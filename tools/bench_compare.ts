@@ -37,7 +37,7 @@ const CLK_TCK = 100;
 const RESPONSE_FRAME_BYTES = 16;
 /** A SimpleResponse frame with a 1024-byte body: prefix, payload tag + length, body tag + length, body. */
 const TEST_RESPONSE_FRAME_BYTES = 5 + 3 + 3 + 1024;
-const PIECES = ["coalesce", "strict", "drain", "h2cap", "adapters"] as const;
+const PIECES = ["coalesce", "strict", "drain", "h2cap", "adapters", "listener", "batch"] as const;
 
 const HELP = `Compare our server with plain grpc-js (Deno and Node) and grpcio (Python).
 
@@ -706,6 +706,11 @@ export async function main(args: string[]): Promise<void> {
       const mine = wanted.filter((s) => s.service === service);
       if (mine.length === 0) continue;
       const running = new Map<string, Running>();
+      // Interrupted, the peers go too.
+      const onSignal = () => {
+        Promise.all([...running.values()].map((r) => r.stop())).finally(() => Deno.exit(130));
+      };
+      for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
       try {
         for (const peer of peers) {
           const launch = peer[service];
@@ -761,6 +766,7 @@ export async function main(args: string[]): Promise<void> {
         }
       } finally {
         await Promise.all([...running.values()].map((r) => r.stop()));
+        for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, onSignal);
       }
     }
   } finally {
