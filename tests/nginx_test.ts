@@ -106,6 +106,12 @@ Deno.test({
         },
       });
 
+      await t.step("our client over TLS terminated at nginx, trusting the self-signed CA", async () => {
+        const ca = await Deno.readTextFile(`${prefix}/cert.pem`);
+        using client = createGreeterClient(`127.0.0.1:${tlsPort}`, { tls: { ca } });
+        assertEquals((await client.sayHello({ name: "tls" }, { timeout: 5000 })).name, greet("tls"));
+      });
+
       await t.step("our client: spread over the three, and no call lost while one stops gracefully", async () => {
         const CALLS = 3000;
         const STOP_AT = 2100;
