@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { RawH2Connection } from "./_raw_h2.ts";
+import { h2Frame, PREFACE, RawH2Connection } from "./_raw_h2.ts";
 
 /** HTTP/2 frame types used here (RFC 9113, section 6). */
 export const FrameType = { DATA: 0x0, HEADERS: 0x1, RST_STREAM: 0x3, SETTINGS: 0x4, PING: 0x6, GOAWAY: 0x7 } as const;
@@ -38,23 +38,10 @@ export function parseGoaway(frame: H2Frame): Goaway {
   };
 }
 
-function h2Frame(type: number, flags: number, streamId: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(9 + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, payload.length << 8);
-  out[3] = type;
-  out[4] = flags;
-  view.setUint32(5, streamId & 0x7fffffff);
-  out.set(payload, 9);
-  return out;
-}
-
 /** A PING frame (ACK when `ack`), 8-byte payload. */
 export function pingFrame(payload: Uint8Array = new Uint8Array(8), ack = false): Uint8Array {
   return h2Frame(FrameType.PING, ack ? 1 : 0, 0, payload);
 }
-
-const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /** Options of {@linkcode FramePeer.open}. */
 export interface FramePeerOptions {

@@ -146,9 +146,11 @@ const FRAME_PING = 0x6;
 const FLAG_ACK = 0x1;
 const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
-const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** The client connection preface. */
+export const PREFACE: Uint8Array = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
-function h2Frame(type: number, flags: number, streamId: number, payload: Uint8Array): Uint8Array {
+/** One HTTP/2 frame: the 9-byte header, then the payload. */
+export function h2Frame(type: number, flags: number, streamId: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(9 + payload.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, payload.length << 8);
