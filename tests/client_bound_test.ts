@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertLess, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertLess, assertStringIncludes, assertThrows } from "@std/assert";
 import { createGreeterClient, createGreeterServer, type GreeterClientOptions, Status } from "../mod.ts";
 import { FrameType } from "./_h2_frames.ts";
 
@@ -148,4 +148,10 @@ Deno.test("createClient() streams much more than maxCallUnflushedBytes to a serv
     assertEquals(a.name, `我是${Array(48).fill(part).join(", ")}`);
     assertEquals(b.name, a.name);
   });
+});
+
+Deno.test("createClient() rejects a bad maxCallUnflushedBytes or stallTimeoutMs with RangeError", () => {
+  for (const options of [{ maxCallUnflushedBytes: 0 }, { maxCallUnflushedBytes: -1 }, { stallTimeoutMs: 0 }]) {
+    assertThrows(() => createGreeterClient("127.0.0.1:1", options as GreeterClientOptions), RangeError);
+  }
 });
