@@ -27,7 +27,7 @@ let given = 0;
 function* requests() {
   for (; given < count; given++) yield { name };
 }
-let code = Status.OK;
+let code: Status = Status.OK;
 let message = "";
 try {
   await client.lotsOfGreetings(requests(), { timeout: Number(values["timeout-ms"]) });
