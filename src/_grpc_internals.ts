@@ -139,3 +139,40 @@ export function acceptFramed(call: object): boolean {
   };
   return true;
 }
+
+/**
+ * The `node:http2` stream under a grpc-js client call, once the call has one:
+ * `call` (the intercepting call) → `call`/`nextCall`… → ResolvingCall `child` →
+ * RetryingCall `underlyingCalls[i].call` → LoadBalancingCall `child` →
+ * Http2SubchannelCall `http2Stream`. Undefined while the call is still
+ * waiting for a connection (grpc-js then holds the messages itself).
+ *
+ * @param call A client-streaming or bidi call from grpc-js's `Client`.
+ * @returns The stream, or undefined when the call has none yet.
+ * @throws {Error} When this grpc-js has no such chain (it was upgraded).
+ */
+export function http2StreamOfClientCall(call: object): http2.ClientHttp2Stream | undefined {
+  let node: unknown = Reflect.get(call, "call");
+  if (typeof node !== "object" || node === null) throw shapeChanged("call");
+  for (let depth = 0; depth < 16 && typeof node === "object" && node !== null; depth++) {
+    const stream: unknown = Reflect.get(node, "http2Stream");
+    if (stream !== undefined) return stream as http2.ClientHttp2Stream;
+    const underlying: unknown = Reflect.get(node, "underlyingCalls");
+    if (Array.isArray(underlying)) {
+      const active = underlying.filter((attempt) => attempt?.state === "ACTIVE");
+      node = active[active.length - 1]?.call;
+      continue;
+    }
+    const field = ["nextCall", "child", "call"].find((name) => name in (node as object));
+    if (field === undefined) throw shapeChanged("nextCall/child/call");
+    node = Reflect.get(node, field);
+  }
+  return undefined;
+}
+
+function shapeChanged(field: string): Error {
+  return new Error(
+    `Cannot reach the HTTP/2 stream of a grpc-js client call: no '${field}' field ` +
+      `(tested with grpc-js ${TESTED_GRPC_JS}; was it upgraded?)`,
+  );
+}

@@ -14,6 +14,7 @@ import { GrpcError, Status } from "./errors.ts";
 import type { AnyMethod, Init, MessageType, MethodType, ServiceType } from "./schema.ts";
 import type { ChannelOptions } from "./server.ts";
 import { firstEvent } from "./_events.ts";
+import { DEFAULT_CLIENT_STALL_TIMEOUT_MS, DEFAULT_MAX_CALL_UNFLUSHED_BYTES, FlushMeter } from "./_flush.ts";
 import { channelCredentials } from "./_tls.ts";
 import type { ClientTlsOptions } from "./tls.ts";
 import { checkCompression, clientChannelOptions, withCompression } from "./_limits.ts";
@@ -100,6 +101,21 @@ export interface ClientOptions {
    * retries off where running a call twice does harm.
    */
   retry?: RetryOptions | false;
+  /**
+   * Bytes of a client-streaming or bidi call's requests that may wait in this
+   * process, not yet written to the connection (a server that stops reading
+   * grants no HTTP/2 window); past it the call takes no more requests from its
+   * iterable until they drain. Deno shows these bytes per connection only, so
+   * calls sharing a connection share the sum of their bounds. Default 1 MiB;
+   * `Infinity` turns it off.
+   */
+  maxCallUnflushedBytes?: number;
+  /**
+   * Milliseconds a call may wait at {@linkcode ClientOptions.maxCallUnflushedBytes}
+   * with no byte leaving the connection; then it is cancelled with
+   * `RESOURCE_EXHAUSTED`. Default 20000.
+   */
+  stallTimeoutMs?: number;
 }
 
 /** What a client-streaming or bidirectional call sends: requests, in order. */
@@ -224,11 +240,42 @@ class CallSetup {
   }
 }
 
-/** Writes every request to a writable call, honouring back-pressure; ends it. */
+/** How far a client stream may run ahead of the server. */
+interface SendBound {
+  /** `ClientOptions.maxCallUnflushedBytes`. */
+  maxUnflushedBytes: number;
+  /** `ClientOptions.stallTimeoutMs`. */
+  stallTimeoutMs: number;
+}
+
+/** How often a call waiting at its bound looks whether bytes left. */
+const FLUSH_POLL_MS = 5;
+
+/** Resolves after `ms`, or as soon as the call ends; leaves no timer behind. */
+function pause(call: EventEmitter, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      call.off("status", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    call.once("status", done);
+  });
+}
+
+/**
+ * Writes every request to a writable call, honouring back-pressure; ends it.
+ * Past `bound.maxUnflushedBytes` not yet written to the connection it waits;
+ * when no byte leaves for `bound.stallTimeoutMs` meanwhile, it throws
+ * `RESOURCE_EXHAUSTED`.
+ */
 async function pump(
   requests: AsyncIterable<unknown> | Iterable<unknown>,
   type: MessageType<object>,
   call: grpc.ClientWritableStream<Buffer> | grpc.ClientDuplexStream<Buffer, unknown>,
+  bound: SendBound,
+  path: string,
 ): Promise<void> {
   if (requests === null || typeof requests !== "object" && typeof requests !== "function") {
     throw new TypeError(`Requests must be an iterable, got ${requests === null ? "null" : typeof requests}`);
@@ -236,11 +283,34 @@ async function pump(
   // Set synchronously, so that a wait below never starts after the status.
   let done = false;
   call.once("status", () => done = true);
-  for await (const request of requests) {
-    if (done) return;
-    if (!call.write(type.encode(request as Init<object>) as Buffer)) await firstEvent(call, ["drain", "status"]);
+  const meter = new FlushMeter(call);
+  try {
+    for await (const request of requests) {
+      if (done) return;
+      const bytes = type.encode(request as Init<object>) as Buffer;
+      const flowing = call.write(bytes);
+      meter.add(bytes.length + 5);
+      if (!flowing) await firstEvent(call, ["drain", "status"]);
+      let written = meter.written;
+      let since = performance.now();
+      while (!done && meter.over(bound.maxUnflushedBytes)) {
+        if (meter.written !== written) {
+          written = meter.written;
+          since = performance.now();
+        } else if (performance.now() - since >= bound.stallTimeoutMs) {
+          throw new GrpcError(
+            Status.RESOURCE_EXHAUSTED,
+            `the server read no request bytes for ${bound.stallTimeoutMs}ms; ${meter.unflushed} bytes wait unsent`,
+            { method: path },
+          );
+        }
+        await pause(call, FLUSH_POLL_MS);
+      }
+    }
+    if (!done) call.end();
+  } finally {
+    meter.close();
   }
-  if (!done) call.end();
 }
 
 const SCHEMES = /^(dns|unix|unix-abstract|ipv4|ipv6|vsock):/;
@@ -354,6 +424,7 @@ export function createClient<S extends ServiceType>(
   const config = serviceConfig(loadBalancing, retry === false ? false : retryPolicy(retry));
   const channelOptions = withServiceConfig(options.channelOptions, config);
   const limits = clientChannelOptions(options);
+  const bound = sendBound(options);
   // One channel per request encoding (grpc-js chooses compression per channel), each with the same credentials.
   const first = Array.isArray(address) ? String(address[0]) : String(address).split(",")[0]!.trim();
   const tls = options.tls === undefined ? undefined : channelCredentials(options.tls, first);
@@ -386,9 +457,26 @@ export function createClient<S extends ServiceType>(
       client.close();
       throw new TypeError(`Service '${service.typeName}' has an RPC named '${localName}', which clients reserve`);
     }
-    out[localName] = callerOf(clientFor, method, retry !== false);
+    out[localName] = callerOf(clientFor, method, retry !== false, bound);
   }
   return out as Client<S>;
+}
+
+/**
+ * Checks `maxCallUnflushedBytes` and `stallTimeoutMs`.
+ *
+ * @throws {RangeError} When one is not a positive number.
+ */
+function sendBound(options: ClientOptions): SendBound {
+  const { maxCallUnflushedBytes = DEFAULT_MAX_CALL_UNFLUSHED_BYTES } = options;
+  const { stallTimeoutMs = DEFAULT_CLIENT_STALL_TIMEOUT_MS } = options;
+  if (typeof maxCallUnflushedBytes !== "number" || !(maxCallUnflushedBytes > 0)) {
+    throw new RangeError(`maxCallUnflushedBytes must be a positive number or Infinity, got ${maxCallUnflushedBytes}`);
+  }
+  if (typeof stallTimeoutMs !== "number" || !(stallTimeoutMs > 0)) {
+    throw new RangeError(`stallTimeoutMs must be a positive number of ms or Infinity, got ${stallTimeoutMs}`);
+  }
+  return { maxUnflushedBytes: maxCallUnflushedBytes, stallTimeoutMs };
 }
 
 /** The client method of one RPC. */
@@ -396,6 +484,7 @@ function callerOf(
   clientFor: (options: CallOptions | undefined) => grpc.Client,
   method: AnyMethod,
   reissue: boolean,
+  bound: SendBound,
 ): unknown {
   const path = method.path;
   const input = method.I as MessageType<object>;
@@ -474,7 +563,7 @@ function callerOf(
               (error, value) => settle(error, value),
             ),
           );
-          pump(requests, input, call).catch((error) => {
+          pump(requests, input, call, bound, path).catch((error) => {
             settle(error);
             call.cancel();
           });
@@ -488,7 +577,7 @@ function callerOf(
         let ended = false;
         call.once("status", () => ended = true);
         let pumpError: unknown;
-        pump(requests, input, call).catch((error) => {
+        pump(requests, input, call, bound, path).catch((error) => {
           pumpError = error;
           call.cancel();
         });
