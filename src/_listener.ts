@@ -19,11 +19,23 @@
  * @module
  */
 import { Duplex } from "node:stream";
+import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 
 /** The client connection preface (RFC 9113, section 3.4). */
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const READ_BUFFER = 64 * 1024;
+/**
+ * Event-loop turns the first queued byte waits for more before the flush.
+ * Deno 2.9.3's `node:http2` hands over a unary response's HEADERS and DATA
+ * in one turn and its trailers two turns later (measured); the client waits
+ * for the trailers anyway, so one write instead of two costs no latency.
+ */
+const FLUSH_TURNS = 3;
+/** Queued bytes up to which a write's callback returns at once (as a socket's `writableHighWaterMark`). */
+const WRITE_HIGH_WATER = 64 * 1024;
+/** How long a destroyed connection's last write may take before it is closed anyway. */
+const LAST_WRITE_MS = 1000;
 /** Backoff of the accept loop while fds are exhausted. */
 const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
 
@@ -73,6 +85,12 @@ export class ConnectionSocket extends Duplex {
   readonly #conn: Deno.TcpConn;
   #unflushed = 0;
   #closed = false;
+  #queue: Uint8Array[] = [];
+  #waiting: ((error?: Error | null) => void)[] = [];
+  #flushing = false;
+  #turnsLeft = 0;
+  #writing = false;
+  #afterFlush: (() => void) | undefined;
   // The frame being written: its header so far, then how much payload is left.
   readonly #header = new Uint8Array(9);
   #headerRead = 0;
@@ -186,35 +204,94 @@ export class ConnectionSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: string, callback: (error?: Error | null) => void): void {
-    this.#send(chunk, callback);
+    this.#enqueue(chunk, callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.#send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
+    for (let i = 0; i < chunks.length - 1; i++) this.#enqueue(chunks[i]!.chunk, undefined);
+    this.#enqueue(chunks[chunks.length - 1]!.chunk, callback);
   }
 
-  #send(bytes: Uint8Array, callback: (error?: Error | null) => void): void {
+  /**
+   * Queues bytes for the next flush. `node:http2` hands over each frame on
+   * its own, a unary response's in different event-loop turns, so the queue
+   * waits {@linkcode FLUSH_TURNS} turns (immediates) and is then written in
+   * one write; what comes while that write runs goes out in the next one.
+   * The callback returns at once while the queue is small, so that the next
+   * chunk comes before the flush.
+   */
+  #enqueue(bytes: Uint8Array, callback: ((error?: Error | null) => void) | undefined): void {
+    this.#queue.push(bytes);
     this.#unflushed += bytes.length;
-    (async () => {
-      let offset = 0;
-      try {
-        while (offset < bytes.length) {
-          const n = await this.#conn.write(bytes.subarray(offset));
-          this.#countFlushed(bytes.subarray(offset, offset + n));
-          offset += n;
-          this.#unflushed -= n;
+    if (callback) {
+      if (this.#unflushed <= WRITE_HIGH_WATER) callback();
+      else this.#waiting.push(callback);
+    }
+    if (!this.#flushing) {
+      this.#flushing = true;
+      this.#turnsLeft = FLUSH_TURNS;
+      setImmediate(this.#nextTurn);
+    }
+  }
+
+  readonly #nextTurn = (): void => {
+    if (--this.#turnsLeft > 0 && this.#unflushed < WRITE_HIGH_WATER) setImmediate(this.#nextTurn);
+    else void this.#flush();
+  };
+
+  readonly #flush = async (): Promise<void> => {
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const queue = this.#queue;
+        this.#queue = [];
+        const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+        let offset = 0;
+        this.#writing = true;
+        try {
+          while (offset < bytes.length) {
+            const n = await this.#conn.write(bytes.subarray(offset));
+            this.#countFlushed(bytes.subarray(offset, offset + n));
+            offset += n;
+            this.#unflushed -= n;
+          }
+        } catch (error) {
+          this.#unflushed -= bytes.length - offset;
+          this.#fail(error as Error);
+          return;
+        } finally {
+          this.#writing = false;
         }
-        callback();
-      } catch (error) {
-        this.#unflushed -= bytes.length - offset;
-        callback(error as Error);
+        if (this.#unflushed <= WRITE_HIGH_WATER) this.#release(undefined);
       }
-    })();
+    } finally {
+      this.#flushing = false;
+      const afterFlush = this.#afterFlush;
+      this.#afterFlush = undefined;
+      afterFlush?.();
+    }
+  };
+
+  #release(error: Error | undefined): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const callback of waiting) callback(error);
+  }
+
+  #fail(error: Error): void {
+    for (const bytes of this.#queue) this.#unflushed -= bytes.length;
+    this.#queue = [];
+    if (this.#waiting.length > 0) this.#release(error);
+    else this.destroy(error);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    // Writes returned before they were flushed: close once they are.
+    if (this.#flushing) {
+      this.#afterFlush = () => this._final(callback);
+      return;
+    }
     try {
-      this.#conn.closeWrite();
+      this.#conn.closeWrite().catch(() => {});
     } catch {
       // already closed
     }
@@ -224,14 +301,35 @@ export class ConnectionSocket extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.#closed) {
       this.#closed = true;
-      try {
-        this.#conn.close();
-      } catch {
-        // already closed
-      }
+      if (this.#queue.length > 0 && !this.#writing) this.#lastWrite();
+      else this.#close();
       this._read();
     }
     callback(error);
+  }
+
+  /**
+   * Writes what is queued (a GOAWAY or RST_STREAM just before `node:http2`
+   * destroys the socket), as a socket that writes at once would have, then
+   * closes; a peer that takes nothing gets `LAST_WRITE_MS`.
+   */
+  #lastWrite(): void {
+    const bytes = Buffer.concat(this.#queue);
+    this.#queue = [];
+    this.#unflushed = 0;
+    const timer = setTimeout(() => this.#close(), LAST_WRITE_MS);
+    this.#conn.write(bytes).catch(() => 0).finally(() => {
+      clearTimeout(timer);
+      this.#close();
+    });
+  }
+
+  #close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
   }
 
   // What node:http2 and grpc-js may call on a net.Socket.
