@@ -26,10 +26,11 @@ import { Buffer } from "node:buffer";
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const READ_BUFFER = 64 * 1024;
 /**
- * Event-loop turns the first queued byte waits for more before the flush.
- * Deno 2.9.3's `node:http2` hands over a unary response's HEADERS and DATA
- * in one turn and its trailers two turns later (measured); the client waits
- * for the trailers anyway, so one write instead of two costs no latency.
+ * Immediates that queued HEADERS and DATA wait for a frame that ends their
+ * stream. Deno 2.9.3's `node:http2` hands over a unary response's HEADERS
+ * and DATA in one turn and its trailers two turns later (measured); the
+ * client waits for the trailers anyway, so one write instead of two costs
+ * no latency.
  */
 const FLUSH_TURNS = 3;
 /** Queued bytes up to which a write's callback returns at once (as a socket's `writableHighWaterMark`). */
@@ -87,9 +88,14 @@ export class ConnectionSocket extends Duplex {
   #closed = false;
   #queue: Uint8Array[] = [];
   #waiting: ((error?: Error | null) => void)[] = [];
-  #flushing = false;
+  /** Immediates left before queued HEADERS and DATA are written; 0: none pending. */
   #turnsLeft = 0;
+  #kickQueued = false;
   #writing = false;
+  // The frame being queued, as #header and #payloadLeft for the one being flushed.
+  readonly #queuedHeader = new Uint8Array(9);
+  #queuedHeaderRead = 0;
+  #queuedLeft = 0;
   #afterFlush: (() => void) | undefined;
   // The frame being written: its header so far, then how much payload is left.
   readonly #header = new Uint8Array(9);
@@ -213,12 +219,15 @@ export class ConnectionSocket extends Duplex {
   }
 
   /**
-   * Queues bytes for the next flush. `node:http2` hands over each frame on
-   * its own, a unary response's in different event-loop turns, so the queue
-   * waits {@linkcode FLUSH_TURNS} turns (immediates) and is then written in
-   * one write; what comes while that write runs goes out in the next one.
-   * The callback returns at once while the queue is small, so that the next
-   * chunk comes before the flush.
+   * Queues bytes for the next write. `node:http2` hands over each frame on
+   * its own, a unary response's in different event-loop turns, so frames
+   * that end a stream (a response's trailers) or are not HEADERS or DATA
+   * (RST_STREAM, GOAWAY, PING, SETTINGS, WINDOW_UPDATE) are written at the
+   * end of the current job (a microtask), together with whatever came
+   * before; other HEADERS and DATA wait at most {@linkcode FLUSH_TURNS}
+   * immediates for them. What comes while a write runs goes out in the next
+   * one. The callback returns at once while the queue is small, so that the
+   * next chunk comes before the write.
    */
   #enqueue(bytes: Uint8Array, callback: ((error?: Error | null) => void) | undefined): void {
     this.#queue.push(bytes);
@@ -227,26 +236,63 @@ export class ConnectionSocket extends Duplex {
       if (this.#unflushed <= WRITE_HIGH_WATER) callback();
       else this.#waiting.push(callback);
     }
-    if (!this.#flushing) {
-      this.#flushing = true;
+    const urgent = this.#endsSomething(bytes);
+    if (this.#writing || this.#kickQueued) return;
+    if (urgent || this.#unflushed >= WRITE_HIGH_WATER) {
+      this.#kickQueued = true;
+      queueMicrotask(this.#kick);
+    } else if (this.#turnsLeft === 0) {
       this.#turnsLeft = FLUSH_TURNS;
       setImmediate(this.#nextTurn);
     }
   }
 
+  /** Follows the frames handed to the socket; true when one of them should go out now. */
+  #endsSomething(bytes: Uint8Array): boolean {
+    let urgent = false;
+    let pos = 0;
+    while (pos < bytes.length) {
+      if (this.#queuedLeft > 0) {
+        const take = Math.min(this.#queuedLeft, bytes.length - pos);
+        this.#queuedLeft -= take;
+        pos += take;
+        continue;
+      }
+      this.#queuedHeader[this.#queuedHeaderRead++] = bytes[pos++]!;
+      if (this.#queuedHeaderRead < 9) continue;
+      this.#queuedHeaderRead = 0;
+      const h = this.#queuedHeader;
+      this.#queuedLeft = (h[0]! << 16) | (h[1]! << 8) | h[2]!;
+      // DATA (0) and HEADERS (1) with END_STREAM (0x1), anything but those and CONTINUATION (9).
+      if (h[3]! > 1 ? h[3] !== 9 : (h[4]! & 1) !== 0) urgent = true;
+    }
+    return urgent;
+  }
+
+  readonly #kick = (): void => {
+    this.#kickQueued = false;
+    void this.#flush();
+  };
+
   readonly #nextTurn = (): void => {
-    if (--this.#turnsLeft > 0 && this.#unflushed < WRITE_HIGH_WATER) setImmediate(this.#nextTurn);
-    else void this.#flush();
+    if (this.#turnsLeft > 1 && this.#queue.length > 0 && !this.#writing && !this.#kickQueued) {
+      this.#turnsLeft--;
+      setImmediate(this.#nextTurn);
+      return;
+    }
+    this.#turnsLeft = 0;
+    void this.#flush();
   };
 
   readonly #flush = async (): Promise<void> => {
+    if (this.#writing) return;
+    this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         const queue = this.#queue;
         this.#queue = [];
         const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
         let offset = 0;
-        this.#writing = true;
         try {
           while (offset < bytes.length) {
             const n = await this.#conn.write(bytes.subarray(offset));
@@ -258,13 +304,11 @@ export class ConnectionSocket extends Duplex {
           this.#unflushed -= bytes.length - offset;
           this.#fail(error as Error);
           return;
-        } finally {
-          this.#writing = false;
         }
         if (this.#unflushed <= WRITE_HIGH_WATER) this.#release(undefined);
       }
     } finally {
-      this.#flushing = false;
+      this.#writing = false;
       const afterFlush = this.#afterFlush;
       this.#afterFlush = undefined;
       afterFlush?.();
@@ -286,8 +330,9 @@ export class ConnectionSocket extends Duplex {
 
   override _final(callback: (error?: Error | null) => void): void {
     // Writes returned before they were flushed: close once they are.
-    if (this.#flushing) {
+    if (this.#writing || this.#queue.length > 0) {
       this.#afterFlush = () => this._final(callback);
+      void this.#flush();
       return;
     }
     try {
