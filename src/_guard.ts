@@ -118,6 +118,8 @@ interface SessionState {
   readonly streams: Set<http2.ServerHttp2Stream>;
   readonly partial: Map<http2.ServerHttp2Stream, number>;
   partialTotal: number;
+  /** When the last stream closed (`performance.now()`), or -1 while a stream is open. */
+  idleSince: number;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -165,28 +167,37 @@ export class ConnectionGuard {
       streams: new Set(),
       partial: new Map(),
       partialTotal: 0,
+      idleSince: performance.now(),
       idleTimer: undefined,
     };
     this.#sessions.set(session, state);
-    this.#armIdle(state);
+    this.#armIdle(state, this.limits.idleTimeoutMs);
     session.once("close", () => {
       clearTimeout(state.idleTimer);
       this.#sessions.delete(session);
     });
   }
 
-  #armIdle(state: SessionState): void {
-    clearTimeout(state.idleTimer);
-    state.idleTimer = undefined;
-    if (this.limits.idleTimeoutMs === 0) return;
+  /**
+   * One timer per connection, armed at most once per idle timeout: streams
+   * only move `idleSince`, and the timer, when it fires, closes the
+   * connection or waits for what is left of the timeout.
+   */
+  #armIdle(state: SessionState, ms: number): void {
+    const timeout = this.limits.idleTimeoutMs;
+    if (timeout === 0) return;
     state.idleTimer = setTimeout(() => {
-      if (state.streams.size > 0 || state.session.closed || state.session.destroyed) return;
+      state.idleTimer = undefined;
+      if (state.session.closed || state.session.destroyed) return;
+      if (state.idleSince < 0) return this.#armIdle(state, timeout);
+      const left = timeout - (performance.now() - state.idleSince);
+      if (left > 0) return this.#armIdle(state, Math.ceil(left));
       this.#onLimit(
         "idle-timeout",
-        `a connection from ${state.address} had no call for ${this.limits.idleTimeoutMs}ms; closing idle connections`,
+        `a connection from ${state.address} had no call for ${timeout}ms; closing idle connections`,
       );
       state.session.close();
-    }, this.limits.idleTimeoutMs);
+    }, ms);
   }
 
   #onStream(stream: http2.ServerHttp2Stream): void {
@@ -195,8 +206,7 @@ export class ConnectionGuard {
     if (!state) return;
     this.#streamSession.set(stream, state);
     state.streams.add(stream);
-    clearTimeout(state.idleTimer);
-    state.idleTimer = undefined;
+    state.idleSince = -1;
     const opened = performance.now();
     stream.once("aborted", () => {
       if (performance.now() - opened < PREMATURE_MS) this.#prematureReset(state);
@@ -206,7 +216,7 @@ export class ConnectionGuard {
       if (stream.id !== undefined) socket?.forgetStream?.(stream.id);
       state.streams.delete(stream);
       this.#setPartial(state, stream, 0);
-      if (state.streams.size === 0 && !state.session.closed) this.#armIdle(state);
+      if (state.streams.size === 0) state.idleSince = performance.now();
     });
   }
 

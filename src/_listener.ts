@@ -19,11 +19,24 @@
  * @module
  */
 import { Duplex } from "node:stream";
+import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 
 /** The client connection preface (RFC 9113, section 3.4). */
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const READ_BUFFER = 64 * 1024;
+/**
+ * Immediates that queued HEADERS and DATA wait for a frame that ends their
+ * stream. Deno 2.9.3's `node:http2` hands over a unary response's HEADERS
+ * and DATA in one turn and its trailers two turns later (measured); the
+ * client waits for the trailers anyway, so one write instead of two costs
+ * no latency.
+ */
+const FLUSH_TURNS = 3;
+/** Queued bytes up to which a write's callback returns at once (as a socket's `writableHighWaterMark`). */
+const WRITE_HIGH_WATER = 64 * 1024;
+/** How long a destroyed connection's last write may take before it is closed anyway. */
+const LAST_WRITE_MS = 1000;
 /** Backoff of the accept loop while fds are exhausted. */
 const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
 
@@ -73,6 +86,17 @@ export class ConnectionSocket extends Duplex {
   readonly #conn: Deno.TcpConn;
   #unflushed = 0;
   #closed = false;
+  #queue: Uint8Array[] = [];
+  #waiting: ((error?: Error | null) => void)[] = [];
+  /** Immediates left before queued HEADERS and DATA are written; 0: none pending. */
+  #turnsLeft = 0;
+  #kickQueued = false;
+  #writing = false;
+  // The frame being queued, as #header and #payloadLeft for the one being flushed.
+  readonly #queuedHeader = new Uint8Array(9);
+  #queuedHeaderRead = 0;
+  #queuedLeft = 0;
+  #afterFlush: (() => void) | undefined;
   // The frame being written: its header so far, then how much payload is left.
   readonly #header = new Uint8Array(9);
   #headerRead = 0;
@@ -186,35 +210,133 @@ export class ConnectionSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: string, callback: (error?: Error | null) => void): void {
-    this.#send(chunk, callback);
+    this.#enqueue(chunk, callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.#send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
+    for (let i = 0; i < chunks.length - 1; i++) this.#enqueue(chunks[i]!.chunk, undefined);
+    this.#enqueue(chunks[chunks.length - 1]!.chunk, callback);
   }
 
-  #send(bytes: Uint8Array, callback: (error?: Error | null) => void): void {
+  /**
+   * Queues bytes for the next write. `node:http2` hands over each frame on
+   * its own, a unary response's in different event-loop turns, so frames
+   * that end a stream (a response's trailers) or are not HEADERS or DATA
+   * (RST_STREAM, GOAWAY, PING, SETTINGS, WINDOW_UPDATE) are written at the
+   * end of the current job (a microtask), together with whatever came
+   * before; other HEADERS and DATA wait at most {@linkcode FLUSH_TURNS}
+   * immediates for them. What comes while a write runs goes out in the next
+   * one. The callback returns at once while the queue is small, so that the
+   * next chunk comes before the write.
+   */
+  #enqueue(bytes: Uint8Array, callback: ((error?: Error | null) => void) | undefined): void {
+    this.#queue.push(bytes);
     this.#unflushed += bytes.length;
-    (async () => {
-      let offset = 0;
-      try {
-        while (offset < bytes.length) {
-          const n = await this.#conn.write(bytes.subarray(offset));
-          this.#countFlushed(bytes.subarray(offset, offset + n));
-          offset += n;
-          this.#unflushed -= n;
-        }
-        callback();
-      } catch (error) {
-        this.#unflushed -= bytes.length - offset;
-        callback(error as Error);
+    if (callback) {
+      if (this.#unflushed <= WRITE_HIGH_WATER) callback();
+      else this.#waiting.push(callback);
+    }
+    const urgent = this.#endsSomething(bytes);
+    if (this.#writing || this.#kickQueued) return;
+    if (urgent || this.#unflushed >= WRITE_HIGH_WATER) {
+      this.#kickQueued = true;
+      queueMicrotask(this.#kick);
+    } else if (this.#turnsLeft === 0) {
+      this.#turnsLeft = FLUSH_TURNS;
+      setImmediate(this.#nextTurn);
+    }
+  }
+
+  /** Follows the frames handed to the socket; true when one of them should go out now. */
+  #endsSomething(bytes: Uint8Array): boolean {
+    let urgent = false;
+    let pos = 0;
+    while (pos < bytes.length) {
+      if (this.#queuedLeft > 0) {
+        const take = Math.min(this.#queuedLeft, bytes.length - pos);
+        this.#queuedLeft -= take;
+        pos += take;
+        continue;
       }
-    })();
+      this.#queuedHeader[this.#queuedHeaderRead++] = bytes[pos++]!;
+      if (this.#queuedHeaderRead < 9) continue;
+      this.#queuedHeaderRead = 0;
+      const h = this.#queuedHeader;
+      this.#queuedLeft = (h[0]! << 16) | (h[1]! << 8) | h[2]!;
+      // DATA (0) and HEADERS (1) with END_STREAM (0x1), anything but those and CONTINUATION (9).
+      if (h[3]! > 1 ? h[3] !== 9 : (h[4]! & 1) !== 0) urgent = true;
+    }
+    return urgent;
+  }
+
+  readonly #kick = (): void => {
+    this.#kickQueued = false;
+    void this.#flush();
+  };
+
+  readonly #nextTurn = (): void => {
+    if (this.#turnsLeft > 1 && this.#queue.length > 0 && !this.#writing && !this.#kickQueued) {
+      this.#turnsLeft--;
+      setImmediate(this.#nextTurn);
+      return;
+    }
+    this.#turnsLeft = 0;
+    void this.#flush();
+  };
+
+  readonly #flush = async (): Promise<void> => {
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const queue = this.#queue;
+        this.#queue = [];
+        const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+        let offset = 0;
+        try {
+          while (offset < bytes.length) {
+            const n = await this.#conn.write(bytes.subarray(offset));
+            this.#countFlushed(bytes.subarray(offset, offset + n));
+            offset += n;
+            this.#unflushed -= n;
+          }
+        } catch (error) {
+          this.#unflushed -= bytes.length - offset;
+          this.#fail(error as Error);
+          return;
+        }
+        if (this.#unflushed <= WRITE_HIGH_WATER) this.#release(undefined);
+      }
+    } finally {
+      this.#writing = false;
+      const afterFlush = this.#afterFlush;
+      this.#afterFlush = undefined;
+      afterFlush?.();
+    }
+  };
+
+  #release(error: Error | undefined): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const callback of waiting) callback(error);
+  }
+
+  #fail(error: Error): void {
+    for (const bytes of this.#queue) this.#unflushed -= bytes.length;
+    this.#queue = [];
+    if (this.#waiting.length > 0) this.#release(error);
+    else this.destroy(error);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    // Writes returned before they were flushed: close once they are.
+    if (this.#writing || this.#queue.length > 0) {
+      this.#afterFlush = () => this._final(callback);
+      void this.#flush();
+      return;
+    }
     try {
-      this.#conn.closeWrite();
+      this.#conn.closeWrite().catch(() => {});
     } catch {
       // already closed
     }
@@ -224,14 +346,35 @@ export class ConnectionSocket extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.#closed) {
       this.#closed = true;
-      try {
-        this.#conn.close();
-      } catch {
-        // already closed
-      }
+      if (this.#queue.length > 0 && !this.#writing) this.#lastWrite();
+      else this.#close();
       this._read();
     }
     callback(error);
+  }
+
+  /**
+   * Writes what is queued (a GOAWAY or RST_STREAM just before `node:http2`
+   * destroys the socket), as a socket that writes at once would have, then
+   * closes; a peer that takes nothing gets `LAST_WRITE_MS`.
+   */
+  #lastWrite(): void {
+    const bytes = Buffer.concat(this.#queue);
+    this.#queue = [];
+    this.#unflushed = 0;
+    const timer = setTimeout(() => this.#close(), LAST_WRITE_MS);
+    this.#conn.write(bytes).catch(() => 0).finally(() => {
+      clearTimeout(timer);
+      this.#close();
+    });
+  }
+
+  #close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
   }
 
   // What node:http2 and grpc-js may call on a net.Socket.
