@@ -1,8 +1,8 @@
 /**
  * A guard against a Deno HTTP/2 server crash, kept in this one file so that
  * it can be removed in one place once Deno fixes it: delete this file and its
- * four uses in `server.ts` (`serverOptions()`, `register()`, `warmUp()` and
- * the `warningLine()` of `main()`).
+ * uses (`register()` and `warmUp()` in `src/server.ts`, `warningLine()` in the
+ * `main()` of `server.ts`).
  *
  * The crash: https://github.com/denoland/deno/issues/36788 (likely from
  * "clean up destroyed sessions", denoland/deno#36043). On Deno 2.9.4 to 2.9.6
@@ -24,7 +24,8 @@
  * cannot close without GOAWAY (`session.close()` and `destroy()` send it, and
  * `session.socket.destroy()` throws `ERR_HTTP2_NO_SOCKET_MANIPULATION`).
  * Bursts of ~5000 concurrent streams on one connection were reported to crash
- * even so, hence a cap of 1000 concurrent streams per connection.
+ * even so; the server's cap on concurrent streams per connection (100 by
+ * default, `src/_guard.ts`, on every Deno) keeps such bursts out.
  *
  * Where the warm-up fails, the server starts anyway, after one warning line.
  *
@@ -86,11 +87,6 @@ function loopbackFor(hostname: string): string {
 export const h2Workaround = {
   /** Whether the running Deno is affected. */
   active: isAffected(),
-
-  /** Server options that keep bursts of streams on one connection bounded. */
-  serverOptions(): grpc.ServerOptions {
-    return this.active ? { "grpc.max_concurrent_streams": 1000 } : {};
-  },
 
   /**
    * Registers a warm-up method on `server` (before it starts) when affected.

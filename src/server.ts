@@ -338,7 +338,6 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   if (!benchSwitched("strict")) interceptors.push(strict.interceptor);
   if (!benchSwitched("drain")) interceptors.push(gate.interceptor);
   const server = new grpc.Server({
-    ...h2Workaround.serverOptions(),
     ...limits.channelOptions,
     ...(benchSwitched("h2cap") ? {} : { "grpc.max_concurrent_streams": hostile.maxConcurrentStreams }),
     ...options.channelOptions,
