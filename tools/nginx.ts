@@ -34,11 +34,8 @@ export interface NginxConfigOptions {
  * @returns The config text.
  */
 export function nginxConfig(options: NginxConfigOptions): string {
-  const tls = options.listenTls === undefined ? "" : `  server {
-    listen ${options.listenTls} ssl http2;
-    ssl_certificate cert.pem;
-    ssl_certificate_key key.pem;
-    location / {
+  // Both servers pass every call to the upstreams, and answer nginx's own errors as gRPC UNAVAILABLE.
+  const locations = `    location / {
       grpc_pass grpc://greeter;
       grpc_next_upstream error timeout non_idempotent;
       error_page 502 503 504 = @unavailable;
@@ -48,7 +45,12 @@ export function nginxConfig(options: NginxConfigOptions): string {
       add_header grpc-status 14;
       add_header grpc-message "no server could take the call";
       return 204;
-    }
+    }`;
+  const tls = options.listenTls === undefined ? "" : `  server {
+    listen ${options.listenTls} ssl http2;
+    ssl_certificate cert.pem;
+    ssl_certificate_key key.pem;
+${locations}
   }
 `;
   return `# gRPC balancer for the Greeter; every path is relative to the prefix: nginx -p <dir>/ -c <this file>
@@ -71,17 +73,7 @@ ${options.upstreams.map((address) => `    server ${address};`).join("\n")}
   }
   server {
     listen ${options.listen} http2;
-    location / {
-      grpc_pass grpc://greeter;
-      grpc_next_upstream error timeout non_idempotent;
-      error_page 502 503 504 = @unavailable;
-    }
-    location @unavailable {
-      default_type application/grpc;
-      add_header grpc-status 14;
-      add_header grpc-message "no server could take the call";
-      return 204;
-    }
+${locations}
   }
 ${tls}}
 `;
