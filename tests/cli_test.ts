@@ -1,38 +1,12 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { GRPC_ENV_VARS } from "../src/_cli.ts";
+import { runTask, taskArgs } from "./_tasks.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-
-/**
- * The `deno run` arguments of a deno.json task, so the tests use its exact
- * permissions; `allowNet` replaces its `--allow-net` list.
- */
-function taskArgs(name: string, allowNet?: string): string[] {
-  const command: string = config.tasks[name].command;
-  const [deno, ...args] = command.split(/\s+/);
-  assertEquals(deno, "deno");
-  return allowNet === undefined
-    ? args
-    : args.map((arg) => arg.startsWith("--allow-net=") ? `--allow-net=${allowNet}` : arg);
-}
-
-async function runTask(name: string, args: string[], allowNet?: string) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs(name, allowNet), ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
-
 /** Starts `deno task serve` with `args` and resolves with its address once it listens. */
 async function startServe(args: string[], allowNet?: string) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs("serve", allowNet), ...args],
+    args: [...taskArgs("serve", { allowNet }), ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -197,7 +171,9 @@ Deno.test("serve and call work over IPv6 loopback, with or without brackets", as
   try {
     assertMatch(server.address, /^\[::1\]:\d+$/);
     for (const host of ["::1", "[::1]"]) {
-      const { code, stdout, stderr } = await runTask("call", ["--host", host, "--port", server.port], "[::1]");
+      const { code, stdout, stderr } = await runTask("call", ["--host", host, "--port", server.port], {
+        allowNet: "[::1]",
+      });
       assertEquals([code, stdout, stderr], [0, "我是zzz\n", ""]);
     }
   } finally {

@@ -11,6 +11,7 @@ import {
 import type { ClientTlsOptions, ServerTlsOptions } from "../mod.ts";
 import { isLoopback } from "../src/_tls.ts";
 import { pythonHasGrpc, runPythonClient } from "../tools/python_peer.ts";
+import { runTask, taskArgs } from "./_tasks.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -279,24 +280,8 @@ Deno.test("the tutorial's Python client over TLS and mutual TLS", async (t) => {
 
 // The command lines, as processes with the tasks' permissions.
 
-const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-
-function taskArgs(name: string, extra: string[] = []): string[] {
-  const [deno, ...args] = (config.tasks[name].command as string).split(/\s+/);
-  assertEquals(deno, "deno");
-  return [...args.slice(0, -1), ...extra, args.at(-1)!];
-}
-
-async function run(name: string, args: string[], extra: string[] = []) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs(name, extra), ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+function run(name: string, args: string[], extra: string[] = []) {
+  return runTask(name, args, { extra });
 }
 
 function assertOneLine(stderr: string, pattern: RegExp) {
@@ -310,7 +295,7 @@ Deno.test("deno task serve and call with --tls-* flags", async (t) => {
   const serverFiles = [file("server.pem"), file("server.key"), file("ca.pem")];
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      ...taskArgs("serve", [`--allow-read=${serverFiles.join(",")}`]),
+      ...taskArgs("serve", { extra: [`--allow-read=${serverFiles.join(",")}`] }),
       ...["--port", "0", "--tls-cert", serverFiles[0]!, "--tls-key", serverFiles[1]!, "--tls-ca", serverFiles[2]!],
     ],
     cwd: ROOT,
