@@ -24,7 +24,10 @@ import { Buffer } from "node:buffer";
 
 /** The client connection preface (RFC 9113, section 3.4). */
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const READ_BUFFER = 64 * 1024;
+/** Reads land in slabs of this size, one after the other (as much as a connection held before slabs). */
+const READ_SLAB = 64 * 1024;
+/** A read gets what is left of its slab, when that is at least this much; else a new slab. */
+const READ_MIN = 16 * 1024;
 /**
  * Immediates that queued HEADERS and DATA wait for a frame that ends their
  * stream. Deno 2.9.3's `node:http2` hands over a unary response's HEADERS
@@ -39,6 +42,13 @@ const WRITE_HIGH_WATER = 64 * 1024;
 const LAST_WRITE_MS = 1000;
 /** Backoff of the accept loop while fds are exhausted. */
 const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
+
+/** How soon queued frames go out: at the next turn at the latest, at the end of the job, or now. */
+const enum Urgency {
+  None = 0,
+  Soon = 1,
+  Now = 2,
+}
 
 /** Which limit bit, for {@linkcode ListenOptions.onLimit}. */
 export type ListenerLimit = "max-connections" | "handshake-timeout" | "fds-exhausted";
@@ -111,6 +121,8 @@ export class ConnectionSocket extends Duplex {
   readonly #open = new Map<number, { start: number; turn: number }>();
 
   #writing = false;
+  #writeSlab = new Uint8Array(0);
+  #lastWriteTimer: ReturnType<typeof setTimeout> | undefined;
   // The frame being queued, as #header and #payloadLeft for the one being flushed.
   readonly #queuedHeader = new Uint8Array(9);
   #queuedHeaderRead = 0;
@@ -189,14 +201,23 @@ export class ConnectionSocket extends Duplex {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(READ_BUFFER);
+    // Each read lands in a fresh part of a slab and is pushed as a view of
+    // it, not as a copy: no part is read into twice, and a slab is garbage
+    // once every view of it is.
+    let slab = new ArrayBuffer(READ_SLAB);
+    let used = 0;
     try {
       while (true) {
-        const n = await this.#conn.read(buffer);
+        if (READ_SLAB - used < READ_MIN) {
+          slab = new ArrayBuffer(READ_SLAB);
+          used = 0;
+        }
+        const n = await this.#conn.read(new Uint8Array(slab, used));
         if (n === null) break;
-        if (!this.handshaken) this.#checkPreface(buffer.subarray(0, n));
-        // A copy: the buffer is reused for the next read.
-        if (!this.push(Buffer.from(buffer.subarray(0, n)))) await this.#readWanted();
+        const chunk = Buffer.from(slab, used, n);
+        used += n;
+        if (!this.handshaken) this.#checkPreface(chunk);
+        if (!this.push(chunk)) await this.#readWanted();
         if (this.#closed) return;
       }
       this.push(null);
@@ -229,21 +250,25 @@ export class ConnectionSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: string, callback: (error?: Error | null) => void): void {
-    this.#enqueue(chunk, callback);
+    this.#schedule(this.#enqueue(chunk, callback));
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    for (let i = 0; i < chunks.length - 1; i++) this.#enqueue(chunks[i]!.chunk, undefined);
-    this.#enqueue(chunks[chunks.length - 1]!.chunk, callback);
+    let urgency = Urgency.None;
+    for (let i = 0; i < chunks.length - 1; i++) urgency = Math.max(urgency, this.#enqueue(chunks[i]!.chunk, undefined));
+    this.#schedule(Math.max(urgency, this.#enqueue(chunks[chunks.length - 1]!.chunk, callback)));
   }
 
   /**
    * Queues bytes for the next write. `node:http2` hands over each frame on
    * its own, a unary response's HEADERS and DATA in one event-loop turn and
    * its trailers two turns later, so:
-   * - frames that end a stream (a response's trailers) or are not HEADERS or
-   *   DATA (RST_STREAM, GOAWAY, PING, SETTINGS, WINDOW_UPDATE) are written at
-   *   the end of the current job (a microtask), with whatever came before;
+   * - a frame that ends a stream (a response's trailers, RST_STREAM) is
+   *   written at once, with whatever came before: the client waits for it,
+   *   and `node:http2` closes the stream only after handing it over;
+   * - other frames that are not HEADERS or DATA (GOAWAY, PING, SETTINGS,
+   *   WINDOW_UPDATE) are written at the end of the current job (a
+   *   microtask), with whatever came before;
    * - other HEADERS and DATA wait at most {@linkcode FLUSH_TURNS} immediates
    *   for them;
    * - a response is written whole or not at all while it is that young: no
@@ -254,18 +279,28 @@ export class ConnectionSocket extends Duplex {
    * returns at once while the queue is small, so that the next chunk comes
    * before the write.
    */
-  #enqueue(bytes: Uint8Array, callback: ((error?: Error | null) => void) | undefined): void {
-    this.#queue.push(bytes);
+  #enqueue(bytes: Uint8Array, callback: ((error?: Error | null) => void) | undefined): Urgency {
+    if (bytes.length > 0) this.#queue.push(bytes); // #take() and _final() count on no empty chunk
     this.#unflushed += bytes.length;
     if (callback) {
       if (this.#unflushed <= WRITE_HIGH_WATER) callback();
       else this.#waiting.push(callback);
     }
-    const urgent = this.#follow(bytes);
+    const urgency = this.#follow(bytes);
     if (this.#heldSince < 0) this.#heldSince = this.#turn;
-    if (this.#writing || this.#kickQueued) return;
+    return urgency;
+  }
+
+  /** Starts or schedules the write of what was just queued, by the most urgent of its frames. */
+  #schedule(urgency: Urgency): void {
+    if (this.#writing) return;
+    if (urgency === Urgency.Now) {
+      void this.#flush();
+      return;
+    }
+    if (this.#kickQueued) return;
     this.#tickSoon();
-    if (urgent || this.#unflushed >= WRITE_HIGH_WATER) {
+    if (urgency === Urgency.Soon || this.#unflushed >= WRITE_HIGH_WATER) {
       this.#kickQueued = true;
       queueMicrotask(this.#kick);
     }
@@ -273,11 +308,11 @@ export class ConnectionSocket extends Duplex {
 
   /**
    * Follows the frames handed to the socket, opening and closing the
-   * responses in {@linkcode ConnectionSocket.#open}; true when one of the
-   * frames should go out now.
+   * responses in {@linkcode ConnectionSocket.#open}; says how soon the
+   * frames should go out.
    */
-  #follow(bytes: Uint8Array): boolean {
-    let urgent = false;
+  #follow(bytes: Uint8Array): Urgency {
+    let urgency = Urgency.None;
     let pos = 0;
     const base = this.#queuedEnd;
     this.#queuedEnd += bytes.length;
@@ -300,18 +335,22 @@ export class ConnectionSocket extends Duplex {
         // DATA (0) and HEADERS (1): END_STREAM (0x1) ends the response.
         if ((h[4]! & 1) !== 0) {
           this.#open.delete(streamId);
-          urgent = true;
+          urgency = Urgency.Now;
         } else if (type === 1 && !this.#open.has(streamId)) {
           // A response's first HEADERS; a server stream's next frames are DATA and its trailers.
           this.#open.set(streamId, { start: this.#frameStart, turn: this.#turn });
         }
       } else if (type !== 9) {
         // Anything but CONTINUATION (9); RST_STREAM (3) ends its stream.
-        if (type === 3) this.#open.delete(streamId);
-        urgent = true;
+        if (type === 3) {
+          this.#open.delete(streamId);
+          urgency = Urgency.Now;
+        } else if (urgency === Urgency.None) {
+          urgency = Urgency.Soon;
+        }
       }
     }
-    return urgent;
+    return urgency;
   }
 
   /** Where the bytes that may be written now end: before the oldest response still open. */
@@ -357,11 +396,7 @@ export class ConnectionSocket extends Duplex {
       while (!this.#closed) {
         const length = this.#cut() - this.#queueStart;
         if (length <= 0) break;
-        const queue = this.#queue;
-        const all = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
-        const bytes = length === all.length ? all : all.subarray(0, length);
-        this.#queue = length === all.length ? [] : [all.subarray(length)];
-        this.#queueStart += length;
+        const bytes = this.#take(length);
         this.#heldSince = this.#queue.length > 0 ? this.#turn : -1;
         let offset = 0;
         try {
@@ -380,12 +415,59 @@ export class ConnectionSocket extends Duplex {
       }
     } finally {
       this.#writing = false;
-      if (this.#queue.length > 0 && !this.#closed) this.#tickSoon();
+      if (this.#closed) {
+        if (this.#lastWriteTimer !== undefined) {
+          // Destroyed while writing: what came after that write follows it.
+          clearTimeout(this.#lastWriteTimer);
+          this.#lastWriteTimer = undefined;
+          if (this.#queue.length > 0) this.#lastWrite();
+          else this.#close();
+        }
+      } else if (this.#queue.length > 0) {
+        this.#tickSoon();
+      }
       const afterFlush = this.#afterFlush;
       this.#afterFlush = undefined;
       afterFlush?.();
     }
   };
+
+  /**
+   * Takes the first `length` queued bytes off the queue: the first chunk's
+   * own bytes when it holds them all, else a copy in the connection's write
+   * slab (reused: the next write waits for this one) or, past
+   * {@linkcode WRITE_HIGH_WATER}, a new buffer.
+   */
+  #take(length: number): Uint8Array {
+    const queue = this.#queue;
+    const first = queue[0]!;
+    this.#queueStart += length;
+    if (first.length >= length) {
+      if (first.length === length) queue.shift();
+      else queue[0] = first.subarray(length);
+      return first.length === length ? first : first.subarray(0, length);
+    }
+    if (length > this.#writeSlab.length && length <= WRITE_HIGH_WATER) {
+      // Grown as needed, so that an idle connection holds little.
+      this.#writeSlab = new Uint8Array(Math.min(WRITE_HIGH_WATER, Math.max(1024, 2 ** Math.ceil(Math.log2(length)))));
+    }
+    const bytes = length <= this.#writeSlab.length ? this.#writeSlab.subarray(0, length) : new Uint8Array(length);
+    let at = 0;
+    let taken = 0;
+    while (at < length) {
+      const chunk = queue[taken]!;
+      const take = Math.min(chunk.length, length - at);
+      bytes.set(take === chunk.length ? chunk : chunk.subarray(0, take), at);
+      at += take;
+      if (take < chunk.length) {
+        queue[taken] = chunk.subarray(take);
+        break;
+      }
+      taken++;
+    }
+    queue.splice(0, taken);
+    return bytes;
+  }
 
   #release(error: Error | undefined): void {
     const waiting = this.#waiting;
@@ -403,7 +485,7 @@ export class ConnectionSocket extends Duplex {
   override _final(callback: (error?: Error | null) => void): void {
     // Writes returned before they were flushed: close once they are, all of them.
     this.#open.clear();
-    if (this.#writing || this.#queue.length > 0) {
+    if (!this.#closed && (this.#writing || this.#queue.length > 0)) {
       this.#afterFlush = () => this._final(callback);
       void this.#flush();
       return;
@@ -419,8 +501,15 @@ export class ConnectionSocket extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.#closed) {
       this.#closed = true;
-      if (this.#queue.length > 0 && !this.#writing) this.#lastWrite();
-      else this.#close();
+      if (this.#writing) {
+        // A write is under way (a response's end goes out at once): the
+        // queue follows it, in #flush; a peer that takes nothing gets LAST_WRITE_MS.
+        this.#lastWriteTimer = setTimeout(() => this.#close(), LAST_WRITE_MS);
+      } else if (this.#queue.length > 0) {
+        this.#lastWrite();
+      } else {
+        this.#close();
+      }
       this._read();
     }
     callback(error);
