@@ -95,6 +95,121 @@ async function drained(call: EventEmitter): Promise<void> {
 }
 
 /**
+ * The requests of a client-streaming or bidi call, as the handler's async
+ * iterable: each `next()` reads a message straight off grpc-js's stream,
+ * with no async generator in between (a stream's own iterator and a
+ * generator around it cost several promises and resumptions per message).
+ * As a stream's iterator with `destroyOnReturn: false`: leaving the loop
+ * early leaves the call alone; a cancelled call throws its reason.
+ */
+class RequestReader implements AsyncIterableIterator<unknown> {
+  readonly #call: grpc.ServerReadableStream<unknown, Buffer> | grpc.ServerDuplexStream<unknown, Buffer>;
+  readonly #ctx: Call;
+  #ended = false;
+  #failure: unknown = undefined;
+  #failed = false;
+  #done = false;
+  #listening = false;
+  #wake: (() => void) | undefined;
+  readonly #onReadable = (): void => {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  };
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.#onReadable();
+  };
+  readonly #onError = (error: unknown): void => {
+    this.#fail(error);
+  };
+  readonly #onClose = (): void => {
+    if (!this.#ended) this.#fail(new Error("Request stream closed before its end"));
+  };
+
+  constructor(call: grpc.ServerReadableStream<unknown, Buffer> | grpc.ServerDuplexStream<unknown, Buffer>, ctx: Call) {
+    this.#call = call;
+    this.#ctx = ctx;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    if (!this.#listening) this.#listen();
+    const message = this.#call.destroyed ? null : this.#call.read();
+    if (message === null) return this.#wait();
+    try {
+      return Promise.resolve({ value: checked(message), done: false });
+    } catch (error) {
+      this.#finish();
+      return Promise.reject(error);
+    }
+  }
+
+  return(): Promise<IteratorResult<unknown>> {
+    this.#finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  async #wait(): Promise<IteratorResult<unknown>> {
+    while (true) {
+      if (this.#failed) {
+        this.#finish();
+        throw this.#ctx.cancelled ? this.#ctx.reason : this.#failure;
+      }
+      if (this.#ended) {
+        this.#finish();
+        if (this.#ctx.cancelled) throw this.#ctx.reason;
+        return { value: undefined, done: true };
+      }
+      await new Promise<void>((resolve) => this.#wake = resolve);
+      const message = this.#call.destroyed ? null : this.#call.read();
+      if (message === null) continue;
+      try {
+        return { value: checked(message), done: false };
+      } catch (error) {
+        this.#finish();
+        throw error;
+      }
+    }
+  }
+
+  /** Listens from the first `next()` on, as a stream's iterator does: a handler that never reads pulls nothing. */
+  #listen(): void {
+    this.#listening = true;
+    const call = this.#call;
+    call.on("readable", this.#onReadable);
+    call.on("end", this.#onEnd);
+    call.on("error", this.#onError);
+    call.on("close", this.#onClose);
+    if (call.readableEnded) this.#ended = true;
+    else if (call.destroyed) this.#fail(new Error("Request stream closed before its end"));
+  }
+
+  #fail(error: unknown): void {
+    if (!this.#failed) {
+      this.#failed = true;
+      this.#failure = error ?? new Error("stream error");
+    }
+    this.#onReadable();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (!this.#listening) return;
+    const call = this.#call;
+    call.off("readable", this.#onReadable);
+    call.off("end", this.#onEnd);
+    call.off("error", this.#onError);
+    call.off("close", this.#onClose);
+  }
+}
+
+/**
  * The grpc-js handler of one RPC, around ours.
  *
  * @param method The RPC.
@@ -113,7 +228,7 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
     case "client_streaming":
       return (call: grpc.ServerReadableStream<unknown, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         const ctx = new Call(call, method.path, env.state);
-        answerOnce(ctx, callback, () => handler(readRequests(call, ctx), ctx));
+        answerOnce(ctx, callback, () => handler(new RequestReader(call, ctx), ctx));
       };
     case "server_streaming":
       return (call: grpc.ServerWritableStream<unknown, Buffer>) => {
@@ -123,7 +238,7 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
     case "bidi_streaming":
       return (call: grpc.ServerDuplexStream<unknown, Buffer>) => {
         const ctx = new Call(call, method.path, env.state);
-        writeResponses(call, ctx, () => handler(readRequests(call, ctx), ctx));
+        writeResponses(call, ctx, () => handler(new RequestReader(call, ctx), ctx));
       };
   }
 
@@ -167,25 +282,6 @@ export function adaptHandler(method: AnyMethod, handler: AnyHandler, env: Adapte
       return fail(error);
     }
     send(response);
-  }
-
-  async function* readRequests(
-    call: grpc.ServerReadableStream<unknown, Buffer> | grpc.ServerDuplexStream<unknown, Buffer>,
-    ctx: Call,
-  ): AsyncGenerator<unknown> {
-    try {
-      // Not `for await (... of call)`: ending that iterator destroys the whole
-      // duplex, and with it the response side of a bidirectional call.
-      for await (const message of call.iterator({ destroyOnReturn: false })) {
-        yield checked(message);
-      }
-      // A cancelled call's stream is destroyed without an error: it would look
-      // like a complete (short) stream to the handler.
-      if (ctx.cancelled) throw ctx.reason;
-    } catch (error) {
-      if (ctx.cancelled) throw ctx.reason;
-      throw error;
-    }
   }
 
   function writeResponses(
