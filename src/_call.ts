@@ -51,7 +51,10 @@ export class Call implements CallContext {
     // grpc-js emits "cancelled" at the end of every call, answered or not:
     // the reason (a DOMException, whose stack costs ~10 µs) is made only when
     // something asks for it, from what held at this moment.
-    call.once("cancelled", () => {
+    // on(), not once(): grpc-js emits it once per call (the guard covers any
+    // second time), and once() wraps and unhooks on every call.
+    call.on("cancelled", () => {
+      if (this.#cancelled) return;
       this.#cancelled = true;
       this.#forcedAtCancel = this.#server.forcing;
       this.#cancelledAt = Date.now();

@@ -69,7 +69,8 @@ export function createDrainGate(): DrainGate {
     for (const http2Server of http2ServersOf(server)) {
       http2Server.on("stream", (stream: http2.ServerHttp2Stream) => {
         open.add(stream);
-        stream.once("close", () => {
+        // on(), not once(): "close" comes once, and once() wraps and unhooks per stream.
+        stream.on("close", () => {
           if (open.delete(stream) && open.size === 0) onIdle?.();
         });
       });

@@ -208,10 +208,11 @@ export class ConnectionGuard {
     state.streams.add(stream);
     state.idleSince = -1;
     const opened = performance.now();
-    stream.once("aborted", () => {
+    // on(), not once(): each comes once per stream, and once() wraps and unhooks per stream.
+    stream.on("aborted", () => {
       if (performance.now() - opened < PREMATURE_MS) this.#prematureReset(state);
     });
-    stream.once("close", () => {
+    stream.on("close", () => {
       const socket = state.session.socket as unknown as CountingSocket | undefined;
       if (stream.id !== undefined) socket?.forgetStream?.(stream.id);
       state.streams.delete(stream);

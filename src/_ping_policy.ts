@@ -57,7 +57,7 @@ export function enforcePingPolicy(server: grpc.Server, policy: PingPolicy): void
         active++;
         strikes = 0;
         lastStreamId = Math.max(lastStreamId, stream.id ?? 0);
-        stream.once("close", () => {
+        stream.on("close", () => { // comes once per stream
           active--;
           strikes = 0;
         });
