@@ -13,8 +13,9 @@
  * (Deno's `stream.bufferSize` sees bytes nghttp2 holds only on a native
  * `node:net` socket; on this one it is just `writableLength`.)
  *
- * Kept in one module, with no knowledge of gRPC, so that a later multi-process
- * mode (one port shared with `reusePort`) can reuse it.
+ * Kept in one module, with no knowledge of gRPC: the workers' listener
+ * (`_listener_shared.ts`, one port shared with `reusePort`) hands its
+ * `node:net` sockets to the same {@linkcode admit} and `ConnectionSocket`.
  *
  * @module
  */
@@ -38,7 +39,7 @@ const WRITE_HIGH_WATER = 64 * 1024;
 /** How long a destroyed connection's last write may take before it is closed anyway. */
 const LAST_WRITE_MS = 1000;
 /** Backoff of the accept loop while fds are exhausted. */
-const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
+export const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
 
 /** Which limit bit, for {@linkcode ListenOptions.onLimit}. */
 export type ListenerLimit = "max-connections" | "handshake-timeout" | "fds-exhausted";
@@ -69,13 +70,24 @@ export interface Listener {
   close(): void;
 }
 
-function isFdExhaustion(error: unknown): boolean {
+/**
+ * What a {@linkcode ConnectionSocket} reads and writes: a `Deno.TcpConn`, or
+ * anything with the same methods (the workers' `node:net` sockets).
+ */
+export type Transport = Pick<
+  Deno.TcpConn,
+  "read" | "write" | "closeWrite" | "close" | "setNoDelay" | "setKeepAlive" | "remoteAddr" | "localAddr"
+>;
+
+/** Whether an error is `EMFILE` or `ENFILE`. */
+export function isFdExhaustion(error: unknown): boolean {
   return /\(os error (23|24)\)|too many open files/i.test(String((error as Error)?.message ?? error));
 }
 
 /**
- * A `Deno.Conn` as the `node:stream` duplex that `node:http2` reads and
- * writes, with the count of bytes written but not yet taken by the kernel.
+ * A `Deno.Conn` (or another {@linkcode Transport}) as the `node:stream`
+ * duplex that `node:http2` reads and writes, with the count of bytes written
+ * but not yet taken by the kernel.
  */
 export class ConnectionSocket extends Duplex {
   readonly remoteAddress: string;
@@ -83,7 +95,7 @@ export class ConnectionSocket extends Duplex {
   readonly remoteFamily: string;
   readonly localAddress: string;
   readonly localPort: number;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Transport;
   #unflushed = 0;
   #closed = false;
   #queue: Uint8Array[] = [];
@@ -107,7 +119,7 @@ export class ConnectionSocket extends Duplex {
   handshaken = false;
   #prefaceRead = 0;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Transport) {
     super({ allowHalfOpen: false });
     this.#conn = conn;
     const remote = conn.remoteAddr;
@@ -403,6 +415,63 @@ export class ConnectionSocket extends Duplex {
   }
 }
 
+/** What {@linkcode admit} needs of a listener. */
+export type AdmitOptions = Pick<ListenOptions, "maxConnections" | "handshakeTimeoutMs" | "onConnection" | "onLimit"> & {
+  /**
+   * Open connections of the listeners that share the limit (the workers), in
+   * shared memory: slot 0 counts all of them, slot `own` this one's (so that
+   * a listener that dies can be taken out of the total). By default only
+   * `connections` count.
+   */
+  openCount?: { readonly slots: Int32Array; readonly own: number };
+};
+
+/**
+ * Takes one accepted connection within the limits: closes it at once past
+ * `maxConnections`, else wraps it in a {@linkcode ConnectionSocket}, closes
+ * it when it sends no HTTP/2 preface within `handshakeTimeoutMs`, and hands
+ * it to `options.onConnection`.
+ *
+ * @param conn The accepted connection.
+ * @param options The limits and the callbacks.
+ * @param connections The listener's open connections, kept up to date.
+ */
+export function admit(conn: Transport, options: AdmitOptions, connections: Set<ConnectionSocket>): void {
+  const peer = conn.remoteAddr.hostname;
+  const shared = options.openCount;
+  const open = shared ? Atomics.add(shared.slots, 0, 1) : connections.size;
+  if (open >= options.maxConnections) {
+    if (shared) Atomics.sub(shared.slots, 0, 1);
+    options.onLimit("max-connections", `${open} connections are open (the limit); closing new ones`);
+    conn.close();
+    return;
+  }
+  const socket = new ConnectionSocket(conn);
+  connections.add(socket);
+  if (shared) Atomics.add(shared.slots, shared.own, 1);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (options.handshakeTimeoutMs > 0) {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (socket.handshaken || socket.destroyed) return;
+      options.onLimit(
+        "handshake-timeout",
+        `${peer} sent no HTTP/2 preface within ${options.handshakeTimeoutMs}ms; closing such connections`,
+      );
+      socket.destroy();
+    }, options.handshakeTimeoutMs);
+  }
+  socket.once("close", () => {
+    clearTimeout(timer);
+    connections.delete(socket);
+    if (shared) {
+      Atomics.sub(shared.slots, 0, 1);
+      Atomics.sub(shared.slots, shared.own, 1);
+    }
+  });
+  options.onConnection(socket);
+}
+
 /**
  * Listens on `hostname:port` and hands each accepted connection, within the
  * limits, to `options.onConnection`.
@@ -415,34 +484,6 @@ export function listen(options: ListenOptions): Listener {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
   const connections = new Set<ConnectionSocket>();
   let stopped = false;
-
-  function take(conn: Deno.TcpConn): void {
-    const peer = conn.remoteAddr.hostname;
-    if (connections.size >= options.maxConnections) {
-      options.onLimit("max-connections", `${connections.size} connections are open (the limit); closing new ones`);
-      conn.close();
-      return;
-    }
-    const socket = new ConnectionSocket(conn);
-    connections.add(socket);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (options.handshakeTimeoutMs > 0) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        if (socket.handshaken || socket.destroyed) return;
-        options.onLimit(
-          "handshake-timeout",
-          `${peer} sent no HTTP/2 preface within ${options.handshakeTimeoutMs}ms; closing such connections`,
-        );
-        socket.destroy();
-      }, options.handshakeTimeoutMs);
-    }
-    socket.once("close", () => {
-      clearTimeout(timer);
-      connections.delete(socket);
-    });
-    options.onConnection(socket);
-  }
 
   (async () => {
     let backoff = 0;
@@ -468,7 +509,7 @@ export function listen(options: ListenOptions): Listener {
         conn.close();
         return;
       }
-      take(conn);
+      admit(conn, options, connections);
     }
   })();
 
