@@ -87,6 +87,24 @@ export interface LimitEvent {
 }
 
 /**
+ * A reporter that calls `onLimit` the first time each kind of limit bites,
+ * and each time fds run out (the listeners report once per episode).
+ *
+ * @param onLimit The hook; default one line on stderr.
+ * @returns What the listeners and the guard call.
+ */
+export function limitReporter(
+  onLimit: (event: LimitEvent) => void = (event) => console.error(`limit ${event.limit}: ${event.detail}`),
+): (limit: LimitKind, detail: string) => void {
+  const bitten = new Set<LimitKind>();
+  return (limit, detail) => {
+    if (bitten.has(limit) && limit !== "fds-exhausted") return;
+    bitten.add(limit);
+    onLimit({ limit, detail });
+  };
+}
+
+/**
  * The limits with their defaults filled in.
  *
  * @throws {RangeError} When a limit is not a positive integer (0 is allowed for timeouts: no limit).
