@@ -100,9 +100,28 @@ export class ConnectionSocket extends Duplex {
   #closed = false;
   #queue: Uint8Array[] = [];
   #waiting: ((error?: Error | null) => void)[] = [];
-  /** Immediates left before queued HEADERS and DATA are written; 0: none pending. */
-  #turnsLeft = 0;
   #kickQueued = false;
+  /** Event-loop turns counted while bytes wait or responses are open. */
+  #turn = 0;
+  #ticking = false;
+  /** The turn since which the queue has held bytes; -1: empty. */
+  #heldSince = -1;
+  /** Offsets in all the bytes ever queued: where the queue starts and ends. */
+  #queueStart = 0;
+  #queuedEnd = 0;
+  #frameStart = 0;
+  /**
+   * Responses whose HEADERS are queued and whose end is not, by stream, in
+   * queue order: where their HEADERS start and the turn they came. Nothing
+   * from the oldest one's HEADERS on is written until it ends or is
+   * {@linkcode FLUSH_TURNS} turns old. A unary response thus reaches the
+   * client whole or not at all: a client that got its HEADERS has
+   * committed the call and cannot retry it if the server dies before the
+   * trailers (a SIGKILLed server lost such calls), while a call that got
+   * nothing is retried.
+   */
+  readonly #open = new Map<number, { start: number; turn: number }>();
+
   #writing = false;
   // The frame being queued, as #header and #payloadLeft for the one being flushed.
   readonly #queuedHeader = new Uint8Array(9);
@@ -232,14 +251,20 @@ export class ConnectionSocket extends Duplex {
 
   /**
    * Queues bytes for the next write. `node:http2` hands over each frame on
-   * its own, a unary response's in different event-loop turns, so frames
-   * that end a stream (a response's trailers) or are not HEADERS or DATA
-   * (RST_STREAM, GOAWAY, PING, SETTINGS, WINDOW_UPDATE) are written at the
-   * end of the current job (a microtask), together with whatever came
-   * before; other HEADERS and DATA wait at most {@linkcode FLUSH_TURNS}
-   * immediates for them. What comes while a write runs goes out in the next
-   * one. The callback returns at once while the queue is small, so that the
-   * next chunk comes before the write.
+   * its own, a unary response's HEADERS and DATA in one event-loop turn and
+   * its trailers two turns later, so:
+   * - frames that end a stream (a response's trailers) or are not HEADERS or
+   *   DATA (RST_STREAM, GOAWAY, PING, SETTINGS, WINDOW_UPDATE) are written at
+   *   the end of the current job (a microtask), with whatever came before;
+   * - other HEADERS and DATA wait at most {@linkcode FLUSH_TURNS} immediates
+   *   for them;
+   * - a response is written whole or not at all while it is that young: no
+   *   write ends between its HEADERS and the frame that ends it (see
+   *   {@linkcode ConnectionSocket.#open}).
+   *
+   * What comes while a write runs goes out in the next one. The callback
+   * returns at once while the queue is small, so that the next chunk comes
+   * before the write.
    */
   #enqueue(bytes: Uint8Array, callback: ((error?: Error | null) => void) | undefined): void {
     this.#queue.push(bytes);
@@ -248,21 +273,26 @@ export class ConnectionSocket extends Duplex {
       if (this.#unflushed <= WRITE_HIGH_WATER) callback();
       else this.#waiting.push(callback);
     }
-    const urgent = this.#endsSomething(bytes);
+    const urgent = this.#follow(bytes);
+    if (this.#heldSince < 0) this.#heldSince = this.#turn;
     if (this.#writing || this.#kickQueued) return;
+    this.#tickSoon();
     if (urgent || this.#unflushed >= WRITE_HIGH_WATER) {
       this.#kickQueued = true;
       queueMicrotask(this.#kick);
-    } else if (this.#turnsLeft === 0) {
-      this.#turnsLeft = FLUSH_TURNS;
-      setImmediate(this.#nextTurn);
     }
   }
 
-  /** Follows the frames handed to the socket; true when one of them should go out now. */
-  #endsSomething(bytes: Uint8Array): boolean {
+  /**
+   * Follows the frames handed to the socket, opening and closing the
+   * responses in {@linkcode ConnectionSocket.#open}; true when one of the
+   * frames should go out now.
+   */
+  #follow(bytes: Uint8Array): boolean {
     let urgent = false;
     let pos = 0;
+    const base = this.#queuedEnd;
+    this.#queuedEnd += bytes.length;
     while (pos < bytes.length) {
       if (this.#queuedLeft > 0) {
         const take = Math.min(this.#queuedLeft, bytes.length - pos);
@@ -270,29 +300,65 @@ export class ConnectionSocket extends Duplex {
         pos += take;
         continue;
       }
+      if (this.#queuedHeaderRead === 0) this.#frameStart = base + pos;
       this.#queuedHeader[this.#queuedHeaderRead++] = bytes[pos++]!;
       if (this.#queuedHeaderRead < 9) continue;
       this.#queuedHeaderRead = 0;
       const h = this.#queuedHeader;
       this.#queuedLeft = (h[0]! << 16) | (h[1]! << 8) | h[2]!;
-      // DATA (0) and HEADERS (1) with END_STREAM (0x1), anything but those and CONTINUATION (9).
-      if (h[3]! > 1 ? h[3] !== 9 : (h[4]! & 1) !== 0) urgent = true;
+      const type = h[3]!;
+      const streamId = ((h[5]! & 0x7f) << 24 | h[6]! << 16 | h[7]! << 8 | h[8]!) >>> 0;
+      if (type === 0 || type === 1) {
+        // DATA (0) and HEADERS (1): END_STREAM (0x1) ends the response.
+        if ((h[4]! & 1) !== 0) {
+          this.#open.delete(streamId);
+          urgent = true;
+        } else if (type === 1 && !this.#open.has(streamId)) {
+          // A response's first HEADERS; a server stream's next frames are DATA and its trailers.
+          this.#open.set(streamId, { start: this.#frameStart, turn: this.#turn });
+        }
+      } else if (type !== 9) {
+        // Anything but CONTINUATION (9); RST_STREAM (3) ends its stream.
+        if (type === 3) this.#open.delete(streamId);
+        urgent = true;
+      }
     }
     return urgent;
   }
 
-  readonly #kick = (): void => {
-    this.#kickQueued = false;
-    void this.#flush();
+  /** Where the bytes that may be written now end: before the oldest response still open. */
+  #cut(): number {
+    for (const open of this.#open.values()) return open.start;
+    return this.#queuedEnd;
+  }
+
+  #tickSoon(): void {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    setImmediate(this.#tick);
+  }
+
+  /**
+   * One event-loop turn: responses open for {@linkcode FLUSH_TURNS} turns
+   * are let go (a server stream, or a response waiting for flow-control
+   * window), and bytes that waited that long are written.
+   */
+  readonly #tick = (): void => {
+    this.#ticking = false;
+    this.#turn++;
+    let due = this.#heldSince >= 0 && this.#turn - this.#heldSince >= FLUSH_TURNS;
+    for (const [streamId, open] of this.#open) {
+      if (this.#turn - open.turn < FLUSH_TURNS) break;
+      this.#open.delete(streamId);
+      due = true;
+    }
+    if (this.#closed || this.#writing) return; // the write's end ticks on
+    if (due && !this.#kickQueued) void this.#flush();
+    else if (this.#queue.length > 0) this.#tickSoon();
   };
 
-  readonly #nextTurn = (): void => {
-    if (this.#turnsLeft > 1 && this.#queue.length > 0 && !this.#writing && !this.#kickQueued) {
-      this.#turnsLeft--;
-      setImmediate(this.#nextTurn);
-      return;
-    }
-    this.#turnsLeft = 0;
+  readonly #kick = (): void => {
+    this.#kickQueued = false;
     void this.#flush();
   };
 
@@ -300,10 +366,15 @@ export class ConnectionSocket extends Duplex {
     if (this.#writing) return;
     this.#writing = true;
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
+      while (!this.#closed) {
+        const length = this.#cut() - this.#queueStart;
+        if (length <= 0) break;
         const queue = this.#queue;
-        this.#queue = [];
-        const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+        const all = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+        const bytes = length === all.length ? all : all.subarray(0, length);
+        this.#queue = length === all.length ? [] : [all.subarray(length)];
+        this.#queueStart += length;
+        this.#heldSince = this.#queue.length > 0 ? this.#turn : -1;
         let offset = 0;
         try {
           while (offset < bytes.length) {
@@ -321,6 +392,7 @@ export class ConnectionSocket extends Duplex {
       }
     } finally {
       this.#writing = false;
+      if (this.#queue.length > 0 && !this.#closed) this.#tickSoon();
       const afterFlush = this.#afterFlush;
       this.#afterFlush = undefined;
       afterFlush?.();
@@ -335,13 +407,14 @@ export class ConnectionSocket extends Duplex {
 
   #fail(error: Error): void {
     for (const bytes of this.#queue) this.#unflushed -= bytes.length;
-    this.#queue = [];
+    this.#dropQueue();
     if (this.#waiting.length > 0) this.#release(error);
     else this.destroy(error);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    // Writes returned before they were flushed: close once they are.
+    // Writes returned before they were flushed: close once they are, all of them.
+    this.#open.clear();
     if (this.#writing || this.#queue.length > 0) {
       this.#afterFlush = () => this._final(callback);
       void this.#flush();
@@ -372,13 +445,21 @@ export class ConnectionSocket extends Duplex {
    */
   #lastWrite(): void {
     const bytes = Buffer.concat(this.#queue);
-    this.#queue = [];
+    this.#dropQueue();
     this.#unflushed = 0;
     const timer = setTimeout(() => this.#close(), LAST_WRITE_MS);
     this.#conn.write(bytes).catch(() => 0).finally(() => {
       clearTimeout(timer);
       this.#close();
     });
+  }
+
+  /** Forgets what is queued: it has been taken to write, or will never be. */
+  #dropQueue(): void {
+    this.#queue = [];
+    this.#queueStart = this.#queuedEnd;
+    this.#heldSince = -1;
+    this.#open.clear();
   }
 
   #close(): void {
