@@ -34,6 +34,13 @@ const READ_BUFFER = 64 * 1024;
  * no latency.
  */
 const FLUSH_TURNS = 3;
+/**
+ * Immediates that a response's HEADERS wait for the frame that ends it
+ * before they go without it (a server stream's first message, or a response
+ * waiting for flow-control window): more than the two turns a unary
+ * response takes, so that a loaded event loop does not split one.
+ */
+const OPEN_TURNS = 8;
 /** Queued bytes up to which a write's callback returns at once (as a socket's `writableHighWaterMark`). */
 const WRITE_HIGH_WATER = 64 * 1024;
 /** How long a destroyed connection's last write may take before it is closed anyway. */
@@ -114,7 +121,7 @@ export class ConnectionSocket extends Duplex {
    * Responses whose HEADERS are queued and whose end is not, by stream, in
    * queue order: where their HEADERS start and the turn they came. Nothing
    * from the oldest one's HEADERS on is written until it ends or is
-   * {@linkcode FLUSH_TURNS} turns old. A unary response thus reaches the
+   * {@linkcode OPEN_TURNS} turns old. A unary response thus reaches the
    * client whole or not at all: a client that got its HEADERS has
    * committed the call and cannot retry it if the server dies before the
    * trailers (a SIGKILLed server lost such calls), while a call that got
@@ -258,9 +265,9 @@ export class ConnectionSocket extends Duplex {
    *   the end of the current job (a microtask), with whatever came before;
    * - other HEADERS and DATA wait at most {@linkcode FLUSH_TURNS} immediates
    *   for them;
-   * - a response is written whole or not at all while it is that young: no
-   *   write ends between its HEADERS and the frame that ends it (see
-   *   {@linkcode ConnectionSocket.#open}).
+   * - a response is written whole or not at all while it is young
+   *   ({@linkcode OPEN_TURNS}): no write ends between its HEADERS and the
+   *   frame that ends it (see {@linkcode ConnectionSocket.#open}).
    *
    * What comes while a write runs goes out in the next one. The callback
    * returns at once while the queue is small, so that the next chunk comes
@@ -339,16 +346,16 @@ export class ConnectionSocket extends Duplex {
   }
 
   /**
-   * One event-loop turn: responses open for {@linkcode FLUSH_TURNS} turns
+   * One event-loop turn: responses open for {@linkcode OPEN_TURNS} turns
    * are let go (a server stream, or a response waiting for flow-control
-   * window), and bytes that waited that long are written.
+   * window), and bytes that waited {@linkcode FLUSH_TURNS} are written.
    */
   readonly #tick = (): void => {
     this.#ticking = false;
     this.#turn++;
     let due = this.#heldSince >= 0 && this.#turn - this.#heldSince >= FLUSH_TURNS;
     for (const [streamId, open] of this.#open) {
-      if (this.#turn - open.turn < FLUSH_TURNS) break;
+      if (this.#turn - open.turn < OPEN_TURNS) break;
       this.#open.delete(streamId);
       due = true;
     }
