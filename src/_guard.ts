@@ -300,8 +300,9 @@ export class ConnectionGuard {
     if (written === 0) return 0;
     const socket = this.#streamSession.get(stream)?.session.socket as unknown as CountingSocket | undefined;
     if (typeof socket?.flushedData !== "function") {
-      // Not our socket (TLS: grpc-js's own listener): on a native socket,
-      // Deno's stream.bufferSize shows nghttp2's queue and the socket's.
+      // Not our socket (grpc-js's own listener, only when benchmarks switch
+      // ours off): on a native socket, Deno's stream.bufferSize shows
+      // nghttp2's queue and the socket's.
       return (stream as unknown as { bufferSize?: number }).bufferSize ?? 0;
     }
     return Math.max(0, written - (stream.id === undefined ? 0 : socket.flushedData(stream.id)));

@@ -22,6 +22,9 @@
 import { Duplex } from "node:stream";
 import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
+import { type ListenTls, serverTransport, type Transport } from "./_transport.ts";
+
+export type { Transport };
 
 /** The client connection preface (RFC 9113, section 3.4). */
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -55,11 +58,13 @@ export type ListenerLimit = "max-connections" | "handshake-timeout" | "fds-exhau
 export interface ListenOptions {
   hostname: string;
   port: number;
-  /** Connections open at once; more are accepted and closed at once. */
+  /** Accept TLS (ALPN `h2` only) and hand on the plaintext; default plaintext. */
+  tls?: ListenTls;
+  /** Connections open at once, TLS handshakes included; more are accepted and closed at once. */
   maxConnections: number;
-  /** How long a connection may take to send the HTTP/2 preface, in ms (0: no limit). */
+  /** How long a connection may take to send the HTTP/2 preface (TLS handshake included), in ms (0: no limit). */
   handshakeTimeoutMs: number;
-  /** Called with each accepted connection that is within the limits. */
+  /** Called with each accepted connection that is within the limits (under TLS, before its handshake). */
   onConnection(socket: ConnectionSocket): void;
   /** Called each time a limit bites; the caller decides what to log. */
   onLimit(limit: ListenerLimit, detail: string): void;
@@ -76,15 +81,6 @@ export interface Listener {
   /** Stops accepting and destroys every open connection. Idempotent. */
   close(): void;
 }
-
-/**
- * What a {@linkcode ConnectionSocket} reads and writes: a `Deno.TcpConn`, or
- * anything with the same methods (the workers' `node:net` sockets).
- */
-export type Transport = Pick<
-  Deno.TcpConn,
-  "read" | "write" | "closeWrite" | "close" | "setNoDelay" | "setKeepAlive" | "remoteAddr" | "localAddr"
->;
 
 /** Whether an error is `EMFILE` or `ENFILE`. */
 export function isFdExhaustion(error: unknown): boolean {
@@ -504,21 +500,24 @@ export class ConnectionSocket extends Duplex {
 }
 
 /** What {@linkcode admit} needs of a listener. */
-export type AdmitOptions = Pick<ListenOptions, "maxConnections" | "handshakeTimeoutMs" | "onConnection" | "onLimit"> & {
-  /**
-   * Open connections of the listeners that share the limit (the workers), in
-   * shared memory: slot 0 counts all of them, slot `own` this one's (so that
-   * a listener that dies can be taken out of the total). By default only
-   * `connections` count.
-   */
-  openCount?: { readonly slots: Int32Array; readonly own: number };
-};
+export type AdmitOptions =
+  & Pick<ListenOptions, "tls" | "maxConnections" | "handshakeTimeoutMs" | "onConnection" | "onLimit">
+  & {
+    /**
+     * Open connections of the listeners that share the limit (the workers), in
+     * shared memory: slot 0 counts all of them, slot `own` this one's (so that
+     * a listener that dies can be taken out of the total). By default only
+     * `connections` count.
+     */
+    openCount?: { readonly slots: Int32Array; readonly own: number };
+  };
 
 /**
  * Takes one accepted connection within the limits: closes it at once past
- * `maxConnections`, else wraps it in a {@linkcode ConnectionSocket}, closes
- * it when it sends no HTTP/2 preface within `handshakeTimeoutMs`, and hands
- * it to `options.onConnection`.
+ * `maxConnections`, else wraps it (in TLS with `options.tls`, then) in a
+ * {@linkcode ConnectionSocket}, closes it when it completes no TLS handshake
+ * and HTTP/2 preface within `handshakeTimeoutMs`, and hands it to
+ * `options.onConnection`.
  *
  * @param conn The accepted connection.
  * @param options The limits and the callbacks.
@@ -534,7 +533,8 @@ export function admit(conn: Transport, options: AdmitOptions, connections: Set<C
     conn.close();
     return;
   }
-  const socket = new ConnectionSocket(conn);
+  const transport = serverTransport(conn, options.tls);
+  const socket = new ConnectionSocket(transport);
   connections.add(socket);
   if (shared) Atomics.add(shared.slots, shared.own, 1);
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -542,9 +542,10 @@ export function admit(conn: Transport, options: AdmitOptions, connections: Set<C
     timer = setTimeout(() => {
       timer = undefined;
       if (socket.handshaken || socket.destroyed) return;
+      const what = transport.secured === false ? "did not finish the TLS handshake" : "sent no HTTP/2 preface";
       options.onLimit(
         "handshake-timeout",
-        `${peer} sent no HTTP/2 preface within ${options.handshakeTimeoutMs}ms; closing such connections`,
+        `${peer} ${what} within ${options.handshakeTimeoutMs}ms; closing such connections`,
       );
       socket.destroy();
     }, options.handshakeTimeoutMs);

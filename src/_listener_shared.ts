@@ -19,14 +19,8 @@
  */
 import * as net from "node:net";
 import type * as grpc from "@grpc/grpc-js";
-import {
-  ACCEPT_BACKOFF_MS,
-  admit,
-  type AdmitOptions,
-  type ConnectionSocket,
-  isFdExhaustion,
-  type Transport,
-} from "./_listener.ts";
+import { ACCEPT_BACKOFF_MS, admit, type AdmitOptions, type ConnectionSocket, isFdExhaustion } from "./_listener.ts";
+import { NodeTransport } from "./_transport.ts";
 
 /** A socket listening for one grpc-js server. */
 export interface Listener {
@@ -50,71 +44,6 @@ export type SharedLimits = Omit<AdmitOptions, "onConnection" | "openCount"> & {
 const EXHAUSTED = 1;
 /** The first worker's own slot; worker `n` has `FIRST_OWN_SLOT + n - 1`. */
 export const FIRST_OWN_SLOT = 2;
-
-/** A `node:net` socket with the methods of a `Deno.TcpConn` that a `ConnectionSocket` uses. */
-class NodeTransport implements Transport {
-  readonly remoteAddr: Deno.NetAddr;
-  readonly localAddr: Deno.NetAddr;
-  readonly #socket: net.Socket;
-  #rest: Uint8Array | undefined;
-  #ended = false;
-  #error: Error | undefined;
-  #wake: (() => void) | undefined;
-
-  constructor(socket: net.Socket) {
-    this.#socket = socket;
-    this.remoteAddr = { transport: "tcp", hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-    this.localAddr = { transport: "tcp", hostname: socket.localAddress ?? "", port: socket.localPort ?? 0 };
-    const wake = () => {
-      const wake = this.#wake;
-      this.#wake = undefined;
-      wake?.();
-    };
-    socket.on("readable", wake);
-    socket.once("end", () => (this.#ended = true, wake()));
-    socket.on("error", (error) => (this.#error ??= error, wake()));
-    socket.once("close", () => (this.#error ??= this.#ended ? undefined : new Error("Socket closed"), wake()));
-  }
-
-  async read(buffer: Uint8Array): Promise<number | null> {
-    while (true) {
-      const chunk: Uint8Array | null = this.#rest ?? this.#socket.read();
-      this.#rest = undefined;
-      if (chunk !== null) {
-        const n = Math.min(chunk.length, buffer.length);
-        buffer.set(chunk.subarray(0, n));
-        if (n < chunk.length) this.#rest = chunk.subarray(n);
-        return n;
-      }
-      if (this.#error) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((resolve) => this.#wake = resolve);
-    }
-  }
-
-  write(bytes: Uint8Array): Promise<number> {
-    // The callback comes once the bytes are handed to the kernel, as Deno.TcpConn's write resolves.
-    return new Promise((resolve, reject) =>
-      this.#socket.write(bytes, (error) => error ? reject(error) : resolve(bytes.length))
-    );
-  }
-
-  closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.#socket.end(resolve));
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
-
-  setNoDelay(noDelay?: boolean): void {
-    this.#socket.setNoDelay(noDelay);
-  }
-
-  setKeepAlive(keepAlive?: boolean): void {
-    this.#socket.setKeepAlive(keepAlive);
-  }
-}
 
 /** Whether one more fd can be opened now: a listening socket on `hostname`, closed at once. */
 function fdLeft(hostname: string): boolean {
@@ -156,7 +85,7 @@ function listenOn(
  * @param credentials Its credentials, as `bindAsync()` would take them.
  * @param hostname The address.
  * @param port The port; 0 picks a free one.
- * @param limits The connection limits and the workers' shared memory; none (TLS): connections go as they are.
+ * @param limits The connection limits (TLS included) and the workers' shared memory; none: connections go as they are (benchmarks only).
  * @returns The listener, once listening.
  * @throws {Error} When the address cannot be bound (the cause is the system error).
  */

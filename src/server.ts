@@ -30,7 +30,7 @@ import {
 } from "./_guard.ts";
 import { listen, type Listener } from "./_listener.ts";
 import { interceptingCallOf } from "./_grpc_internals.ts";
-import { isLoopback, serverCredentials } from "./_tls.ts";
+import { isLoopback, listenTls, serverCredentials } from "./_tls.ts";
 import type { ServerTlsOptions } from "./tls.ts";
 import { FIRST_OWN_SLOT, type Listener as SharedListener, listenReusePort } from "./_listener_shared.ts";
 import { startWorkers, workerCount, type WorkerEvent } from "./_workers.ts";
@@ -319,7 +319,11 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
         "pass tls, or insecure: true to allow plaintext there",
     );
   }
-  const credentials = options.tls === undefined
+  // Our listeners run TLS themselves and hand grpc-js the plaintext
+  // (_transport.ts); mutual TLS stays with grpc-js's (see listenTls()).
+  const tls = options.tls === undefined ? undefined : listenTls(options.tls);
+  const ownListener = !benchSwitched("listener") && (options.tls === undefined || tls !== undefined);
+  const credentials = options.tls === undefined || ownListener
     ? grpc.ServerCredentials.createInsecure()
     : serverCredentials(options.tls);
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
@@ -421,26 +425,25 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   }
   h2Workaround.register(server);
 
-  // Plaintext: our own accept loop (see _listener.ts) feeding grpc-js's
-  // HTTP/2 server. TLS: grpc-js's own listener (its injector would wrap our
-  // socket in TLS, and our socket could no longer see HTTP/2 frames).
-  // Workers share the port with node:net's SO_REUSEPORT (Deno.listen's needs
-  // --unstable-net); in plaintext, each node:net socket goes through the same
-  // limits and ConnectionSocket as the accept loop's (_listener_shared.ts).
+  // Our own accept loop (see _listener.ts) feeding grpc-js's HTTP/2 server,
+  // TLS included, mutual TLS not. Workers share the port with node:net's SO_REUSEPORT
+  // (Deno.listen's needs --unstable-net); each node:net socket goes through
+  // the same limits and ConnectionSocket as the accept loop's
+  // (_listener_shared.ts).
   let listener: Listener | undefined;
   let shared: SharedListener | undefined;
   let injector: grpc.ConnectionInjector | undefined;
   let port: number;
   if (inWorker) {
     try {
-      const limited = options.tls === undefined && !benchSwitched("listener");
       shared = await listenReusePort(
         server,
         credentials,
         hostname,
         requestedPort,
-        limited
+        ownListener
           ? {
+            tls,
             maxConnections: hostile.maxConnections,
             handshakeTimeoutMs: hostile.handshakeTimeoutMs,
             onLimit: report,
@@ -454,13 +457,14 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
       throw bindError(hostname, requestedPort, error as Error);
     }
     port = shared.port;
-  } else if (options.tls === undefined && !benchSwitched("listener")) {
+  } else if (ownListener) {
     injector = server.createConnectionInjector(credentials);
     const inject = injector.injectConnection;
     try {
       listener = listen({
         hostname,
         port: requestedPort,
+        tls,
         maxConnections: hostile.maxConnections,
         handshakeTimeoutMs: hostile.handshakeTimeoutMs,
         onConnection: (socket) => inject(socket),
