@@ -300,10 +300,11 @@ export class ConnectionGuard {
     if (written === 0) return 0;
     const socket = this.#streamSession.get(stream)?.session.socket as unknown as CountingSocket | undefined;
     if (typeof socket?.flushedData !== "function") {
-      // Not our socket (grpc-js's own listener, only when benchmarks switch
-      // ours off): on a native socket, Deno's stream.bufferSize shows
-      // nghttp2's queue and the socket's.
-      return (stream as unknown as { bufferSize?: number }).bufferSize ?? 0;
+      // Not our socket (grpc-js's own listener: mutual TLS, or ours switched
+      // off for benchmarks): nothing counts what the kernel took, so no
+      // bound. (The stream's bufferSize did not go down as a client read: a
+      // reading client's 100,000-reply stream was reset as stalled.)
+      return 0;
     }
     return Math.max(0, written - (stream.id === undefined ? 0 : socket.flushedData(stream.id)));
   }

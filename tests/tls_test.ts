@@ -555,6 +555,18 @@ Deno.test("TLS: the unflushed bound counts what the kernel took, under TLS as in
     assertEquals(replies, 100_000);
     assertEquals(limits, []);
   });
+  await t.step("under mutual TLS (grpc-js's listener, no count), a reading client is not reset either", async () => {
+    const limits: LimitEvent[] = [];
+    await using mutual = await tlsServer({ ca: certs.ca }, {
+      limits: { stallTimeoutMs: 1000 },
+      onLimit: (e) => limits.push(e),
+    });
+    using client = createGreeterClient(`localhost:${mutual.port}`, { tls: { ca: certs.ca, ...certs.client } });
+    let replies = 0;
+    for await (const _ of client.lotsOfReplies({ name: "zzz", count: 100_000 })) replies++;
+    assertEquals(replies, 100_000);
+    assertEquals(limits, []);
+  });
   await t.step("a client that grants no window is reset at the stall timeout", async () => {
     const conn = await Deno.connectTls({
       hostname: "127.0.0.1",
