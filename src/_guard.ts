@@ -87,6 +87,24 @@ export interface LimitEvent {
 }
 
 /**
+ * A reporter that calls `onLimit` the first time each kind of limit bites,
+ * and each time fds run out (the listeners report once per episode).
+ *
+ * @param onLimit The hook; default one line on stderr.
+ * @returns What the listeners and the guard call.
+ */
+export function limitReporter(
+  onLimit: (event: LimitEvent) => void = (event) => console.error(`limit ${event.limit}: ${event.detail}`),
+): (limit: LimitKind, detail: string) => void {
+  const bitten = new Set<LimitKind>();
+  return (limit, detail) => {
+    if (bitten.has(limit) && limit !== "fds-exhausted") return;
+    bitten.add(limit);
+    onLimit({ limit, detail });
+  };
+}
+
+/**
  * The limits with their defaults filled in.
  *
  * @throws {RangeError} When a limit is not a positive integer (0 is allowed for timeouts: no limit).
@@ -283,9 +301,11 @@ export class ConnectionGuard {
     if (written === 0) return 0;
     const socket = this.#streamSession.get(stream)?.session.socket as unknown as CountingSocket | undefined;
     if (typeof socket?.flushedData !== "function") {
-      // Not our socket (TLS: grpc-js's own listener): on a native socket,
-      // Deno's stream.bufferSize shows nghttp2's queue and the socket's.
-      return (stream as unknown as { bufferSize?: number }).bufferSize ?? 0;
+      // Not our socket (grpc-js's own listener: mutual TLS, or ours switched
+      // off for benchmarks): nothing counts what the kernel took, so no
+      // bound. (The stream's bufferSize did not go down as a client read: a
+      // reading client's 100,000-reply stream was reset as stalled.)
+      return 0;
     }
     return Math.max(0, written - (stream.id === undefined ? 0 : socket.flushedData(stream.id)));
   }

@@ -13,14 +13,18 @@
  * (Deno's `stream.bufferSize` sees bytes nghttp2 holds only on a native
  * `node:net` socket; on this one it is just `writableLength`.)
  *
- * Kept in one module, with no knowledge of gRPC, so that a later multi-process
- * mode (one port shared with `reusePort`) can reuse it.
+ * Kept in one module, with no knowledge of gRPC: the workers' listener
+ * (`_listener_shared.ts`, one port shared with `reusePort`) hands its
+ * `node:net` sockets to the same {@linkcode admit} and `ConnectionSocket`.
  *
  * @module
  */
 import { Duplex } from "node:stream";
 import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
+import { type ListenTls, serverTransport, type Transport } from "./_transport.ts";
+
+export type { Transport };
 
 /** The client connection preface (RFC 9113, section 3.4). */
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -36,12 +40,19 @@ const READ_MIN = 16 * 1024;
  * no latency.
  */
 const FLUSH_TURNS = 3;
+/**
+ * Immediates that a response's HEADERS wait for the frame that ends it
+ * before they go without it (a server stream's first message, or a response
+ * waiting for flow-control window): more than the two turns a unary
+ * response takes, so that a loaded event loop does not split one.
+ */
+const OPEN_TURNS = 8;
 /** Queued bytes up to which a write's callback returns at once (as a socket's `writableHighWaterMark`). */
 const WRITE_HIGH_WATER = 64 * 1024;
 /** How long a destroyed connection's last write may take before it is closed anyway. */
 const LAST_WRITE_MS = 1000;
 /** Backoff of the accept loop while fds are exhausted. */
-const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
+export const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
 
 /** How soon queued frames go out: at the next turn at the latest, at the end of the job, or now. */
 const enum Urgency {
@@ -57,11 +68,13 @@ export type ListenerLimit = "max-connections" | "handshake-timeout" | "fds-exhau
 export interface ListenOptions {
   hostname: string;
   port: number;
-  /** Connections open at once; more are accepted and closed at once. */
+  /** Accept TLS (ALPN `h2` only) and hand on the plaintext; default plaintext. */
+  tls?: ListenTls;
+  /** Connections open at once, TLS handshakes included; more are accepted and closed at once. */
   maxConnections: number;
-  /** How long a connection may take to send the HTTP/2 preface, in ms (0: no limit). */
+  /** How long a connection may take to send the HTTP/2 preface (TLS handshake included), in ms (0: no limit). */
   handshakeTimeoutMs: number;
-  /** Called with each accepted connection that is within the limits. */
+  /** Called with each accepted connection that is within the limits (under TLS, before its handshake). */
   onConnection(socket: ConnectionSocket): void;
   /** Called each time a limit bites; the caller decides what to log. */
   onLimit(limit: ListenerLimit, detail: string): void;
@@ -79,13 +92,15 @@ export interface Listener {
   close(): void;
 }
 
-function isFdExhaustion(error: unknown): boolean {
+/** Whether an error is `EMFILE` or `ENFILE`. */
+export function isFdExhaustion(error: unknown): boolean {
   return /\(os error (23|24)\)|too many open files/i.test(String((error as Error)?.message ?? error));
 }
 
 /**
- * A `Deno.Conn` as the `node:stream` duplex that `node:http2` reads and
- * writes, with the count of bytes written but not yet taken by the kernel.
+ * A `Deno.Conn` (or another {@linkcode Transport}) as the `node:stream`
+ * duplex that `node:http2` reads and writes, with the count of bytes written
+ * but not yet taken by the kernel.
  */
 export class ConnectionSocket extends Duplex {
   readonly remoteAddress: string;
@@ -93,7 +108,7 @@ export class ConnectionSocket extends Duplex {
   readonly remoteFamily: string;
   readonly localAddress: string;
   readonly localPort: number;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Transport;
   #unflushed = 0;
   #closed = false;
   #queue: Uint8Array[] = [];
@@ -112,7 +127,7 @@ export class ConnectionSocket extends Duplex {
    * Responses whose HEADERS are queued and whose end is not, by stream, in
    * queue order: where their HEADERS start and the turn they came. Nothing
    * from the oldest one's HEADERS on is written until it ends or is
-   * {@linkcode FLUSH_TURNS} turns old. A unary response thus reaches the
+   * {@linkcode OPEN_TURNS} turns old. A unary response thus reaches the
    * client whole or not at all: a client that got its HEADERS has
    * committed the call and cannot retry it if the server dies before the
    * trailers (a SIGKILLed server lost such calls), while a call that got
@@ -138,7 +153,7 @@ export class ConnectionSocket extends Duplex {
   handshaken = false;
   #prefaceRead = 0;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Transport) {
     super({ allowHalfOpen: false });
     this.#conn = conn;
     const remote = conn.remoteAddr;
@@ -271,9 +286,9 @@ export class ConnectionSocket extends Duplex {
    *   microtask), with whatever came before;
    * - other HEADERS and DATA wait at most {@linkcode FLUSH_TURNS} immediates
    *   for them;
-   * - a response is written whole or not at all while it is that young: no
-   *   write ends between its HEADERS and the frame that ends it (see
-   *   {@linkcode ConnectionSocket.#open}).
+   * - a response is written whole or not at all while it is young
+   *   ({@linkcode OPEN_TURNS}): no write ends between its HEADERS and the
+   *   frame that ends it (see {@linkcode ConnectionSocket.#open}).
    *
    * What comes while a write runs goes out in the next one. The callback
    * returns at once while the queue is small, so that the next chunk comes
@@ -366,16 +381,16 @@ export class ConnectionSocket extends Duplex {
   }
 
   /**
-   * One event-loop turn: responses open for {@linkcode FLUSH_TURNS} turns
+   * One event-loop turn: responses open for {@linkcode OPEN_TURNS} turns
    * are let go (a server stream, or a response waiting for flow-control
-   * window), and bytes that waited that long are written.
+   * window), and bytes that waited {@linkcode FLUSH_TURNS} are written.
    */
   readonly #tick = (): void => {
     this.#ticking = false;
     this.#turn++;
     let due = this.#heldSince >= 0 && this.#turn - this.#heldSince >= FLUSH_TURNS;
     for (const [streamId, open] of this.#open) {
-      if (this.#turn - open.turn < FLUSH_TURNS) break;
+      if (this.#turn - open.turn < OPEN_TURNS) break;
       this.#open.delete(streamId);
       due = true;
     }
@@ -573,6 +588,68 @@ export class ConnectionSocket extends Duplex {
   }
 }
 
+/** What {@linkcode admit} needs of a listener. */
+export type AdmitOptions =
+  & Pick<ListenOptions, "tls" | "maxConnections" | "handshakeTimeoutMs" | "onConnection" | "onLimit">
+  & {
+    /**
+     * Open connections of the listeners that share the limit (the workers), in
+     * shared memory: slot 0 counts all of them, slot `own` this one's (so that
+     * a listener that dies can be taken out of the total). By default only
+     * `connections` count.
+     */
+    openCount?: { readonly slots: Int32Array; readonly own: number };
+  };
+
+/**
+ * Takes one accepted connection within the limits: closes it at once past
+ * `maxConnections`, else wraps it (in TLS with `options.tls`, then) in a
+ * {@linkcode ConnectionSocket}, closes it when it completes no TLS handshake
+ * and HTTP/2 preface within `handshakeTimeoutMs`, and hands it to
+ * `options.onConnection`.
+ *
+ * @param conn The accepted connection.
+ * @param options The limits and the callbacks.
+ * @param connections The listener's open connections, kept up to date.
+ */
+export function admit(conn: Transport, options: AdmitOptions, connections: Set<ConnectionSocket>): void {
+  const peer = conn.remoteAddr.hostname;
+  const shared = options.openCount;
+  const open = shared ? Atomics.add(shared.slots, 0, 1) : connections.size;
+  if (open >= options.maxConnections) {
+    if (shared) Atomics.sub(shared.slots, 0, 1);
+    options.onLimit("max-connections", `${open} connections are open (the limit); closing new ones`);
+    conn.close();
+    return;
+  }
+  const transport = serverTransport(conn, options.tls);
+  const socket = new ConnectionSocket(transport);
+  connections.add(socket);
+  if (shared) Atomics.add(shared.slots, shared.own, 1);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (options.handshakeTimeoutMs > 0) {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (socket.handshaken || socket.destroyed) return;
+      const what = transport.secured === false ? "did not finish the TLS handshake" : "sent no HTTP/2 preface";
+      options.onLimit(
+        "handshake-timeout",
+        `${peer} ${what} within ${options.handshakeTimeoutMs}ms; closing such connections`,
+      );
+      socket.destroy();
+    }, options.handshakeTimeoutMs);
+  }
+  socket.once("close", () => {
+    clearTimeout(timer);
+    connections.delete(socket);
+    if (shared) {
+      Atomics.sub(shared.slots, 0, 1);
+      Atomics.sub(shared.slots, shared.own, 1);
+    }
+  });
+  options.onConnection(socket);
+}
+
 /**
  * Listens on `hostname:port` and hands each accepted connection, within the
  * limits, to `options.onConnection`.
@@ -585,34 +662,6 @@ export function listen(options: ListenOptions): Listener {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
   const connections = new Set<ConnectionSocket>();
   let stopped = false;
-
-  function take(conn: Deno.TcpConn): void {
-    const peer = conn.remoteAddr.hostname;
-    if (connections.size >= options.maxConnections) {
-      options.onLimit("max-connections", `${connections.size} connections are open (the limit); closing new ones`);
-      conn.close();
-      return;
-    }
-    const socket = new ConnectionSocket(conn);
-    connections.add(socket);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (options.handshakeTimeoutMs > 0) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        if (socket.handshaken || socket.destroyed) return;
-        options.onLimit(
-          "handshake-timeout",
-          `${peer} sent no HTTP/2 preface within ${options.handshakeTimeoutMs}ms; closing such connections`,
-        );
-        socket.destroy();
-      }, options.handshakeTimeoutMs);
-    }
-    socket.once("close", () => {
-      clearTimeout(timer);
-      connections.delete(socket);
-    });
-    options.onConnection(socket);
-  }
 
   (async () => {
     let backoff = 0;
@@ -638,7 +687,7 @@ export function listen(options: ListenOptions): Listener {
         conn.close();
         return;
       }
-      take(conn);
+      admit(conn, options, connections);
     }
   })();
 

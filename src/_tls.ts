@@ -7,10 +7,11 @@
 import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import { checkServerIdentity, createSecureContext, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { ChannelOptions } from "./server.ts";
 import type { ClientTlsOptions, Pem, ServerTlsOptions } from "./tls.ts";
+import type { ListenTls } from "./_transport.ts";
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -62,12 +63,20 @@ function checkObject(value: unknown, name: string): void {
   }
 }
 
+/** A TLS server's options, checked: PEM bytes, and whether client certificates are required. */
+interface ServerIdentity {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer | undefined;
+  requireClientCert: boolean;
+}
+
 /**
- * grpc-js credentials for a TLS server.
+ * Checks a TLS server's options.
  *
  * @throws {TypeError} When a PEM is invalid, the key is not the certificate's, or the options conflict.
  */
-export function serverCredentials(tls: ServerTlsOptions): grpc.ServerCredentials {
+function serverIdentity(tls: ServerTlsOptions): ServerIdentity {
   checkObject(tls, "tls");
   const { cert, key } = identity(tls.cert, tls.key, "tls");
   const ca = tls.ca === undefined ? undefined : certificates(tls.ca, "tls.ca").bytes;
@@ -80,10 +89,35 @@ export function serverCredentials(tls: ServerTlsOptions): grpc.ServerCredentials
   }
   if (!requireClientCert && ca !== undefined) {
     throw new TypeError(
-      "tls.requireClientCert: false with tls.ca is not supported (grpc-js cannot ask for a client certificate " +
-        "without requiring it): drop tls.ca, or leave requireClientCert true",
+      "tls.requireClientCert: false with tls.ca is not supported (a certificate asked for is required): drop " +
+        "tls.ca, or leave requireClientCert true",
     );
   }
+  return { cert, key, ca, requireClientCert };
+}
+
+/**
+ * The TLS of the server's own listeners (`_listener.ts`, `_listener_shared.ts`);
+ * undefined for mutual TLS, which stays with grpc-js's own listener: as a
+ * server over a stream, Deno 2.9.3's `node:tls` asks for a client
+ * certificate but accepts one that another CA signed (measured), where
+ * `node:http2`'s TLS server, under grpc-js, refuses it.
+ *
+ * @throws {TypeError} When a PEM is invalid, the key is not the certificate's, or the options conflict.
+ */
+export function listenTls(tls: ServerTlsOptions): ListenTls | undefined {
+  const { cert, key, requireClientCert } = serverIdentity(tls);
+  return requireClientCert ? undefined : { context: createSecureContext({ cert, key }) };
+}
+
+/**
+ * grpc-js credentials for a TLS server, for grpc-js's own listener: mutual
+ * TLS (see {@linkcode listenTls}), or ours switched off for benchmarks.
+ *
+ * @throws {TypeError} When a PEM is invalid, the key is not the certificate's, or the options conflict.
+ */
+export function serverCredentials(tls: ServerTlsOptions): grpc.ServerCredentials {
+  const { cert, key, ca, requireClientCert } = serverIdentity(tls);
   // Never null here: grpc-js would then take the file that
   // GRPC_DEFAULT_SSL_ROOTS_FILE_PATH names (a system bundle) as `ca`, and
   // Deno's TLS server sends every certificate of `ca` in its own chain, which

@@ -1,7 +1,7 @@
 /**
  * The worker side of {@linkcode createServer}'s `workers`: imports the
  * user's `workerModule`, serves its `services` on the shared port, forwards
- * call events and errors when asked, and drains on "shutdown".
+ * limit events, and call events and errors when asked, and drains on "shutdown".
  *
  * @module
  */
@@ -29,6 +29,7 @@ async function init(data: WorkerInit): Promise<void> {
       {
         ...data.options,
         services,
+        onLimit: (event) => scope.postMessage({ type: "limit", event }),
         onCall: data.reportCalls ? (event) => scope.postMessage({ type: "call", event }) : undefined,
         onError: data.reportErrors
           ? (error, method) => {
@@ -40,7 +41,7 @@ async function init(data: WorkerInit): Promise<void> {
           }
           : undefined,
       } as ServerOptions,
-      { worker: data.worker },
+      { worker: data.worker, slots: data.slots },
     );
     scope.postMessage({ type: "listening", port: server.port });
   } catch (error) {

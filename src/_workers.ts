@@ -12,7 +12,9 @@
  *
  * @module
  */
-import type { CallEvent, Server, ServerOptions } from "./server.ts";
+import type { CallEvent, LimitEvent, Server, ServerOptions } from "./server.ts";
+import { limitReporter } from "./_guard.ts";
+import { FIRST_OWN_SLOT } from "./_listener_shared.ts";
 import type { HealthStatuses, ServingStatus } from "./health.ts";
 import { formatHostPort } from "./_cli.ts";
 
@@ -55,6 +57,8 @@ export interface WorkerInit {
   worker: number;
   /** The cloneable options: everything but the services, the hooks and the signal. */
   options: Record<string, unknown>;
+  /** Shared by every worker: their open connections and fd episodes (`SharedLimits` in `_listener_shared.ts`). */
+  slots: Int32Array;
   reportCalls: boolean;
   reportErrors: boolean;
 }
@@ -64,6 +68,7 @@ export type FromWorker =
   | { type: "listening"; port: number }
   | { type: "failed"; name: string; message: string }
   | { type: "call"; event: CallEvent }
+  | { type: "limit"; event: LimitEvent }
   | { type: "error"; method: string; error: unknown }
   | { type: "stopped" };
 
@@ -91,6 +96,7 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
     onCall,
     onError,
     onWorker,
+    onLimit,
     services: _services,
     workers: _workers,
     workerModule,
@@ -115,6 +121,14 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
     if (event.kind === "died") console.error(`worker ${event.worker} died (${event.reason}); starting another`);
   });
   const live = new Map<number, Worker>();
+  // Limits bite in the workers; each kind is reported once for all of them.
+  const reportLimit = limitReporter(onLimit);
+  const slots = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (FIRST_OWN_SLOT + count)));
+  /** Takes a dead worker's connections out of the shared count, and ends an fd episode it may have flagged. */
+  function forgetSlots(id: number): void {
+    Atomics.sub(slots, 0, Atomics.exchange(slots, FIRST_OWN_SLOT + id - 1, 0));
+    if (Atomics.exchange(slots, 1, 0) !== 0) Atomics.notify(slots, 1);
+  }
   let shuttingDown = false;
   let port = options.port ?? 0;
   // Statuses set through the returned server, sent to every worker, new ones too.
@@ -156,6 +170,9 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
           case "call":
             onCall?.(data.event);
             break;
+          case "limit":
+            reportLimit(data.event.limit, data.event.detail);
+            break;
           case "error":
             onError?.(data.error, data.method);
             break;
@@ -169,6 +186,7 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
         const reason = event.message || "uncaught error";
         if (!listening) return reject(new Error(`Worker ${id} failed to start: ${reason}`));
         stoppedOne(id, worker);
+        forgetSlots(id);
         if (shuttingDown) return;
         report({ worker: id, kind: "died", reason });
         spawn(id).catch((error) => console.error(`worker ${id} could not be replaced: ${(error as Error).message}`));
@@ -180,6 +198,7 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
             module,
             worker: id,
             options: { ...cloneable, hostname, port },
+            slots,
             reportCalls: onCall !== undefined,
             reportErrors: onError !== undefined,
           } satisfies WorkerInit,

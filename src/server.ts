@@ -20,12 +20,19 @@ import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
 import { type AdapterEnv, adaptHandler, serverMethodDefinition } from "./_handlers.ts";
 import { bareHandler, benchSwitched } from "./_bench_off.ts";
-import { ConnectionGuard, type LimitEvent, type LimitKind, resolveLimits, type ServerLimits } from "./_guard.ts";
+import {
+  ConnectionGuard,
+  type LimitEvent,
+  type LimitKind,
+  limitReporter,
+  resolveLimits,
+  type ServerLimits,
+} from "./_guard.ts";
 import { listen, type Listener } from "./_listener.ts";
 import { interceptingCallOf } from "./_grpc_internals.ts";
-import { isLoopback, serverCredentials } from "./_tls.ts";
+import { isLoopback, listenTls, serverCredentials } from "./_tls.ts";
 import type { ServerTlsOptions } from "./tls.ts";
-import { type Listener as SharedListener, listenReusePort } from "./_listener_shared.ts";
+import { FIRST_OWN_SLOT, type Listener as SharedListener, listenReusePort } from "./_listener_shared.ts";
 import { startWorkers, workerCount, type WorkerEvent } from "./_workers.ts";
 
 export type { WorkerEvent, WorkerEventKind } from "./_workers.ts";
@@ -214,6 +221,8 @@ export interface ServerOptions<S extends readonly ServiceType[] = readonly Servi
 export interface InWorker {
   /** The worker's number, from 1. */
   worker: number;
+  /** What the workers share to apply the connection limits together (see `SharedLimits` in `_listener_shared.ts`). */
+  slots: Int32Array;
 }
 
 /** A listening server. */
@@ -238,10 +247,6 @@ export interface Server {
 }
 
 const GENERIC_ERROR_DETAILS = "Unexpected server error";
-
-function defaultOnLimit(event: LimitEvent): void {
-  console.error(`limit ${event.limit}: ${event.detail}`);
-}
 
 function defaultOnError(error: unknown, method: string): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -314,21 +319,19 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
         "pass tls, or insecure: true to allow plaintext there",
     );
   }
-  const credentials = options.tls === undefined
+  // Our listeners run TLS themselves and hand grpc-js the plaintext
+  // (_transport.ts); mutual TLS stays with grpc-js's (see listenTls()).
+  const tls = options.tls === undefined ? undefined : listenTls(options.tls);
+  const ownListener = !benchSwitched("listener") && (options.tls === undefined || tls !== undefined);
+  const credentials = options.tls === undefined || ownListener
     ? grpc.ServerCredentials.createInsecure()
     : serverCredentials(options.tls);
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   const onError = options.onError ?? defaultOnError;
   const onCall = options.onCall;
   const hostile = resolveLimits(options.limits);
-  const onLimit = options.onLimit ?? defaultOnLimit;
-  const bitten = new Set<LimitKind>();
-  const report = (limit: LimitKind, detail: string) => {
-    // Once per kind; running out of fds once per episode (the listener calls once per episode).
-    if (bitten.has(limit) && limit !== "fds-exhausted") return;
-    bitten.add(limit);
-    onLimit({ limit, detail });
-  };
+  // In a worker, onLimit posts to the supervisor, which reports once for all the workers.
+  const report = limitReporter(options.onLimit);
   const guard = new ConnectionGuard(hostile, report);
   const strict = createStrictChecks((stream, bytes) => guard.partial(stream, bytes));
   const limits = serverLimits(options);
@@ -422,30 +425,46 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   }
   h2Workaround.register(server);
 
-  // Plaintext: our own accept loop (see _listener.ts) feeding grpc-js's
-  // HTTP/2 server. TLS: grpc-js's own listener (its injector would wrap our
-  // socket in TLS, and our socket could no longer see HTTP/2 frames).
-  // Workers share the port with node:net's SO_REUSEPORT (Deno.listen's needs
-  // --unstable-net), so the accept loop's own limits are not theirs.
+  // Our own accept loop (see _listener.ts) feeding grpc-js's HTTP/2 server,
+  // TLS included, mutual TLS not. Workers share the port with node:net's SO_REUSEPORT
+  // (Deno.listen's needs --unstable-net); each node:net socket goes through
+  // the same limits and ConnectionSocket as the accept loop's
+  // (_listener_shared.ts).
   let listener: Listener | undefined;
   let shared: SharedListener | undefined;
   let injector: grpc.ConnectionInjector | undefined;
   let port: number;
   if (inWorker) {
     try {
-      shared = await listenReusePort(server, credentials, hostname, requestedPort);
+      shared = await listenReusePort(
+        server,
+        credentials,
+        hostname,
+        requestedPort,
+        ownListener
+          ? {
+            tls,
+            maxConnections: hostile.maxConnections,
+            handshakeTimeoutMs: hostile.handshakeTimeoutMs,
+            onLimit: report,
+            slots: inWorker.slots,
+            own: FIRST_OWN_SLOT + inWorker.worker - 1,
+          }
+          : undefined,
+      );
     } catch (error) {
       server.forceShutdown();
       throw bindError(hostname, requestedPort, error as Error);
     }
     port = shared.port;
-  } else if (options.tls === undefined && !benchSwitched("listener")) {
+  } else if (ownListener) {
     injector = server.createConnectionInjector(credentials);
     const inject = injector.injectConnection;
     try {
       listener = listen({
         hostname,
         port: requestedPort,
+        tls,
         maxConnections: hostile.maxConnections,
         handshakeTimeoutMs: hostile.handshakeTimeoutMs,
         onConnection: (socket) => inject(socket),

@@ -24,7 +24,7 @@ export interface ServerTlsOptions {
   /**
    * Whether a client must present a certificate signed by `ca`. Default true
    * when `ca` is given; `false` with a `ca` is not supported (a TypeError):
-   * grpc-js cannot ask for a certificate without requiring it.
+   * a certificate the server asks for is always required.
    */
   requireClientCert?: boolean;
 }

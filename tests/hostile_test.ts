@@ -10,7 +10,8 @@ import { assert, assertEquals, assertGreater, assertLess } from "@std/assert";
 import { ServerProcess } from "../tools/_server_process.ts";
 import { runPythonClient } from "../tools/python_peer.ts";
 import { FramePeer, FrameType } from "./_h2_frames.ts";
-import { closeSession, connect, RawH2Connection } from "./_raw_h2.ts";
+import { closeSession, connect, RawH2Connection, rawRequest } from "./_raw_h2.ts";
+import { taskArgs } from "./_tasks.ts";
 import { RepliesRequest } from "../proto/hello.ts";
 
 const MiB = 1024 * 1024;
@@ -86,13 +87,46 @@ async function assertRecovered(server: ServerProcess, before: Baseline, rssBound
   return summary;
 }
 
-async function withServer(flags: string[], fn: (server: ServerProcess) => Promise<void>, prefix: string[] = []) {
-  const server = await ServerProcess.start(0, 20_000, ["--verbose", ...flags], undefined, prefix);
+async function withServer(
+  flags: string[],
+  fn: (server: ServerProcess) => Promise<void>,
+  prefix: string[] = [],
+  denoFlags: string[] = [],
+) {
+  const server = await ServerProcess.start(0, 20_000, ["--verbose", ...flags], undefined, prefix, denoFlags);
   try {
     await fn(server);
   } finally {
     await server.stop();
   }
+}
+
+/** {@linkcode withServer} with `--workers=2`, which reads its sources as the serve task lets it. */
+function withWorkers(flags: string[], fn: (server: ServerProcess) => Promise<void>, prefix: string[] = []) {
+  const reads = taskArgs("serve").filter((arg) => arg.startsWith("--allow-read="));
+  return withServer(["--workers=2", ...flags], fn, prefix, reads);
+}
+
+/** Whether the server closes `conn` (EOF or reset, after whatever it sent) within `timeoutMs`; closes it anyway. */
+async function closedByServer(conn: Deno.Conn, timeoutMs: number): Promise<boolean> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, timeoutMs);
+  try {
+    while (await conn.read(new Uint8Array(1024)) !== null);
+  } catch {
+    // reset by the server, or closed by our timer
+  }
+  clearTimeout(timer);
+  if (!timedOut) conn.close();
+  return !timedOut;
+}
+
+/** How many lines of `output` start with `prefix`. */
+function linesStarting(output: string, prefix: string): number {
+  return output.split("\n").filter((line) => line.startsWith(prefix)).length;
 }
 
 /** Opens a LotsOfReplies of `count` replies on a raw connection that then stops reading. */
@@ -147,7 +181,7 @@ Deno.test("a stalled call is logged RESOURCE_EXHAUSTED and the limit once", asyn
   }
   const exhausted = output.split("\n").filter((line) => line.includes("LotsOfReplies RESOURCE_EXHAUSTED"));
   assertEquals(exhausted.length, 3, output);
-  assertEquals(output.split("\n").filter((line) => line.startsWith("limit call-stalled")).length, 1, output);
+  assertEquals(linesStarting(output, "limit call-stalled"), 1, output);
 });
 
 Deno.test("connections that cannot starve the server", async (t) => {
@@ -168,21 +202,7 @@ Deno.test("connections that cannot starve the server", async (t) => {
         }
         // Every connection must have been closed by the server: reads end in EOF or a reset
         // (after the server's SETTINGS, which nghttp2 sends at once).
-        const closed = await Promise.all([...silent, ...slow].map(async (conn) => {
-          let timedOut = false;
-          const timer = setTimeout(() => {
-            timedOut = true;
-            conn.close();
-          }, 3000);
-          try {
-            while (await conn.read(new Uint8Array(1024)) !== null);
-          } catch {
-            // reset by the server, or closed by our timer
-          }
-          clearTimeout(timer);
-          if (!timedOut) conn.close();
-          return !timedOut;
-        }));
+        const closed = await Promise.all([...silent, ...slow].map((conn) => closedByServer(conn, 3000)));
         assertEquals(closed.filter(Boolean).length, 350);
         // 350 connections' worth of allocations is not all given back to the OS.
         await assertRecovered(server, before, 64);
@@ -222,6 +242,81 @@ Deno.test("connections that cannot starve the server", async (t) => {
       // 400 connections' worth of allocations is not all given back to the OS.
       await assertRecovered(server, before, 64);
     }, ["prlimit", "--nofile=256:256"]);
+  });
+});
+
+Deno.test("with --workers 2, the connection limits hold across the workers", async (t) => {
+  await t.step(
+    "past --max-connections, counted across the workers, new connections are closed at once; the open ones are served",
+    async () => {
+      await withWorkers(["--max-connections=20"], async (server) => {
+        const before = await baseline(server);
+        const sessions = [];
+        // Each session served once, so that the server holds it; one refused means the baseline's
+        // connection is not closed yet, so it is opened again.
+        for (let attempts = 0; sessions.length < 20 && attempts < 100; attempts++) {
+          const session = await connect(server.address);
+          const reply = await rawRequest(session, { chunks: [grpcMessage(new Uint8Array())] }).catch(() => undefined);
+          if (reply?.grpcStatus === 0) sessions.push(session);
+          else await closeSession(session);
+        }
+        assertEquals(sessions.length, 20);
+        try {
+          const extra = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+          assert(await closedByServer(extra, 3000), "the 21st connection is closed");
+          const replies = await Promise.all(
+            sessions.map((session) => rawRequest(session, { chunks: [grpcMessage(new Uint8Array())] })),
+          );
+          assertEquals(replies.map((reply) => reply.grpcStatus), Array(20).fill(0));
+        } finally {
+          await Promise.all(sessions.map(closeSession));
+        }
+        await assertRecovered(server, before, 64);
+      });
+    },
+  );
+
+  await t.step("a connection that sends no preface is closed at --handshake-timeout-ms, logged once", async () => {
+    let output: Promise<string> | undefined;
+    await withWorkers(["--handshake-timeout-ms=1000"], async (server) => {
+      output = server.output;
+      const before = await baseline(server);
+      const start = performance.now();
+      // Enough that both workers get some (the kernel spreads them by address and port).
+      const silent = await Promise.all(
+        Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port: server.port })),
+      );
+      await using peer = await FramePeer.open(server.port);
+      const closedAt = await Promise.all(
+        silent.map(async (conn) => await closedByServer(conn, 5000) ? performance.now() - start : Infinity),
+      );
+      const earliest = Math.min(...closedAt);
+      const latest = Math.max(...closedAt);
+      console.log(
+        `    20 silent connections closed ${earliest.toFixed(0)} to ${latest.toFixed(0)} ms after connecting`,
+      );
+      assertGreater(earliest, 1000 - 20); // timers may fire a tick early
+      assertLess(latest, 5000);
+      const peerOpen = await Promise.race([peer.closed.then(() => false), Promise.resolve(true)]);
+      assert(peerOpen, "a connection that sent the preface stays open");
+      await peer.close();
+      await assertRecovered(server, before, 64);
+    });
+    assertEquals(linesStarting(await output!, "limit handshake-timeout"), 1, await output);
+  });
+
+  await t.step("out of fds (256, 400 connections held): accepts again once they are free, logged once", async () => {
+    let output: Promise<string> | undefined;
+    await withWorkers(["--max-connections=10000"], async (server) => {
+      output = server.output;
+      const before = await baseline(server);
+      const conns: Deno.Conn[] = [];
+      for (let i = 0; i < 400; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      await server.printed(/^limit fds-exhausted/m);
+      for (const conn of conns) conn.close();
+      await assertRecovered(server, before, 64);
+    }, ["prlimit", "--nofile=256:256"]);
+    assertEquals(linesStarting(await output!, "limit fds-exhausted"), 1, await output);
   });
 });
 

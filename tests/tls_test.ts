@@ -8,10 +8,13 @@ import {
   GrpcError,
   Status,
 } from "../mod.ts";
-import type { ClientTlsOptions, ServerTlsOptions } from "../mod.ts";
+import type { ClientTlsOptions, GreeterServerOptions, LimitEvent, ServerTlsOptions } from "../mod.ts";
 import { isLoopback } from "../src/_tls.ts";
 import { pythonHasGrpc, runPythonClient } from "../tools/python_peer.ts";
 import { runTask, taskArgs } from "./_tasks.ts";
+import { settles } from "./_wait.ts";
+import { grpcFrame, h2Frame, PREFACE, RawH2Connection } from "./_raw_h2.ts";
+import { RepliesRequest } from "../proto/hello.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -78,8 +81,8 @@ const certs = await makeCertificates(dir);
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
 /** Our server over TLS (mutual with `ca`), on 127.0.0.1, port 0. */
-function tlsServer(tls: Partial<ServerTlsOptions> = {}) {
-  return createGreeterServer({ port: 0, tls: { ...certs.server, ...tls } });
+function tlsServer(tls: Partial<ServerTlsOptions> = {}, options: GreeterServerOptions = {}) {
+  return createGreeterServer({ ...options, port: 0, tls: { ...certs.server, ...tls } });
 }
 
 /**
@@ -162,6 +165,126 @@ Deno.test("mutual TLS", async (t) => {
       /^\/Greeter\/SayHello UNAVAILABLE: No connection established\. Last error: Failed to connect /,
     );
   });
+});
+
+/**
+ * Resolves with the ms until the server closes `conn` (EOF or a reset; what
+ * it sends first is read and dropped), or rejects after `timeoutMs`.
+ */
+async function closedByServer(conn: Deno.Conn, what: string, timeoutMs = 5000): Promise<number> {
+  const started = performance.now();
+  const closed = (async () => {
+    try {
+      while (await conn.read(new Uint8Array(16 * 1024)) !== null) { /* the server's SETTINGS */ }
+    } catch {
+      // reset, or a TLS stream cut without close_notify
+    }
+    return performance.now() - started;
+  })();
+  try {
+    return await settles(closed, what, timeoutMs);
+  } finally {
+    conn.close();
+    await closed;
+  }
+}
+
+/** A client with a connection of its own: grpc-js shares one between clients of the same target by default. */
+function ownConnectionClient(address: string) {
+  return createGreeterClient(address, {
+    tls: { ca: certs.ca },
+    channelOptions: {
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc.initial_reconnect_backoff_ms": 1,
+      "grpc.max_reconnect_backoff_ms": 1,
+    },
+  });
+}
+
+Deno.test({
+  name:
+    "TLS: a client that never finishes the TLS handshake, or then sends no preface, is closed at the handshake timeout",
+  fn: async (t) => {
+    const limits: LimitEvent[] = [];
+    await using server = await tlsServer({}, { limits: { handshakeTimeoutMs: 300 }, onLimit: (e) => limits.push(e) });
+    await t.step("TCP opened, nothing sent", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      const ms = await closedByServer(conn, "the server closed a connection that sent nothing");
+      assert(ms > 250, `closed after ${ms.toFixed(0)}ms, before the timeout`);
+      assertEquals(limits, [{
+        limit: "handshake-timeout",
+        detail: "127.0.0.1 did not finish the TLS handshake within 300ms; closing such connections",
+      }]);
+    });
+    await t.step("TLS handshake done (ALPN h2), no HTTP/2 preface", async () => {
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.port,
+        caCerts: [certs.ca],
+        alpnProtocols: ["h2"],
+      });
+      assertEquals((await conn.handshake()).alpnProtocol, "h2");
+      const ms = await closedByServer(conn, "the server closed a TLS connection that sent no preface");
+      assert(ms > 200, `closed after ${ms.toFixed(0)}ms, before the timeout`);
+    });
+    await t.step("then our client and the tutorial's Python client are served", async () => {
+      using client = createGreeterClient(`localhost:${server.port}`, { tls: { ca: certs.ca } });
+      assertEquals((await client.sayHello({ name: "zzz" })).name, "我是zzz");
+      if (!(await pythonHasGrpc())) return console.warn("Python part skipped: /usr/bin/python3 has no grpc");
+      const run = await runPythonClient(["--address", `localhost:${server.port}`, "--ca", `${dir}/ca.pem`], {
+        script: "tls_client.py",
+      });
+      assertEquals([run.code, run.stdout, run.stderr], [0, "我是zzz\n", ""]);
+    });
+  },
+});
+
+Deno.test({
+  name: "TLS: past maxConnections (handshakes included), new connections are closed at once; open ones are served",
+  fn: async () => {
+    const limits: LimitEvent[] = [];
+    await using server = await tlsServer({}, { limits: { maxConnections: 3 }, onLimit: (e) => limits.push(e) });
+    const address = `localhost:${server.port}`;
+    // Connection 1: a bidi call whose second request goes only once the cap has bitten.
+    using first = ownConnectionClient(address);
+    const capBit = Promise.withResolvers<void>();
+    const firstReply = Promise.withResolvers<void>();
+    async function* requests() {
+      yield { name: "before" };
+      await capBit.promise;
+      yield { name: "after" };
+    }
+    const replies = (async () => {
+      const names: string[] = [];
+      for await (const reply of first.bidiHello(requests())) {
+        names.push(reply.name);
+        firstReply.resolve();
+      }
+      return names;
+    })();
+    await settles(firstReply.promise, "the first bidi reply came");
+    // Connection 2: unary calls.
+    using second = ownConnectionClient(address);
+    assertEquals((await second.sayHello({ name: "a" })).name, "我是a");
+    // Connection 3: still in its TLS handshake (TCP only). The server accepts in order, so it is counted before the next.
+    const handshaking = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    try {
+      const extra = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      await closedByServer(extra, "the server closed the connection past the cap", 3000);
+      assertEquals(limits, [{
+        limit: "max-connections",
+        detail: "3 connections are open (the limit); closing new ones",
+      }]);
+    } finally {
+      capBit.resolve();
+    }
+    assertEquals(await replies, ["我是before", "我是after"]);
+    assertEquals((await second.sayHello({ name: "b" })).name, "我是b");
+    // A slot freed is taken again.
+    handshaking.close();
+    using third = ownConnectionClient(address);
+    assertEquals((await third.sayHello({ name: "c" }, { timeout: 10_000, waitForReady: true })).name, "我是c");
+  },
 });
 
 Deno.test("the client refuses a server its CA did not sign, or a name the certificate lacks", async (t) => {
@@ -414,4 +537,59 @@ Deno.test("deno task serve: the one-line errors of the TLS flags and of plaintex
   const insecure = await run("serve", ["--host", "0.0.0.0", "--port", "0", "--insecure"]);
   assertEquals(insecure.code, 2);
   assertOneLine(insecure.stderr, /^error: no network permission for '0\.0\.0\.0'/);
+});
+
+Deno.test("TLS: the unflushed bound counts what the kernel took, under TLS as in plaintext", async (t) => {
+  const limits: LimitEvent[] = [];
+  const stalled = Promise.withResolvers<void>();
+  const onLimit = (event: LimitEvent) => {
+    limits.push(event);
+    if (event.limit === "call-stalled") stalled.resolve();
+  };
+  await using server = await tlsServer({}, { limits: { stallTimeoutMs: 1000 }, onLimit });
+  await t.step("a client that reads gets all of a 100,000-reply stream", async () => {
+    // Counted from the HTTP/2 stream's bufferSize instead, this call was reset as stalled.
+    using client = createGreeterClient(`localhost:${server.port}`, { tls: { ca: certs.ca } });
+    let replies = 0;
+    for await (const _ of client.lotsOfReplies({ name: "zzz", count: 100_000 })) replies++;
+    assertEquals(replies, 100_000);
+    assertEquals(limits, []);
+  });
+  await t.step("under mutual TLS (grpc-js's listener, no count), a reading client is not reset either", async () => {
+    const limits: LimitEvent[] = [];
+    await using mutual = await tlsServer({ ca: certs.ca }, {
+      limits: { stallTimeoutMs: 1000 },
+      onLimit: (e) => limits.push(e),
+    });
+    using client = createGreeterClient(`localhost:${mutual.port}`, { tls: { ca: certs.ca, ...certs.client } });
+    let replies = 0;
+    for await (const _ of client.lotsOfReplies({ name: "zzz", count: 100_000 })) replies++;
+    assertEquals(replies, 100_000);
+    assertEquals(limits, []);
+  });
+  await t.step("a client that grants no window is reset at the stall timeout", async () => {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: server.port,
+      caCerts: [certs.ca],
+      alpnProtocols: ["h2"],
+    });
+    try {
+      const settings = new Uint8Array(6);
+      new DataView(settings.buffer).setUint16(0, 0x4); // INITIAL_WINDOW_SIZE
+      const request = RepliesRequest.encode({ name: "x".repeat(200), count: 1_000_000, intervalMs: 0 });
+      for (
+        const part of [
+          PREFACE,
+          h2Frame(0x4, 0, 0, settings),
+          RawH2Connection.headers(1, "/Greeter/LotsOfReplies"),
+          RawH2Connection.data(1, grpcFrame(0, request), true),
+        ]
+      ) await conn.write(part);
+      await settles(stalled.promise, "the stalled call was reset", 10_000);
+    } finally {
+      conn.close();
+    }
+    assertEquals(limits.map((event) => event.limit), ["call-stalled"]);
+  });
 });

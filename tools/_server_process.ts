@@ -49,7 +49,20 @@ export class ServerProcess implements AsyncDisposable {
   /** Resolves with its exit status. */
   readonly status: Promise<Deno.CommandStatus>;
 
-  private constructor(child: Deno.ChildProcess, port: number, output: Promise<string>) {
+  readonly #printed: () => string;
+  readonly #printWaiters = new Set<() => void>();
+
+  private constructor(
+    child: Deno.ChildProcess,
+    port: number,
+    output: Promise<string>,
+    printed: () => string,
+    onPrint: (wake: () => void) => void,
+  ) {
+    this.#printed = printed;
+    onPrint(() => {
+      for (const wake of this.#printWaiters) wake();
+    });
     this.child = child;
     this.pid = child.pid;
     this.port = port;
@@ -66,6 +79,7 @@ export class ServerProcess implements AsyncDisposable {
    * @param extraArgs More flags for `server.ts`, such as `--stall-timeout-ms=2000`.
    * @param deno The Deno binary; default this one (or `deno` from PATH).
    * @param prefix A command that execs the rest, such as `["prlimit", "--nofile=256:256"]`.
+   * @param denoFlags More `deno run` flags, such as the serve task's `--allow-read=src,proto` for `--workers`.
    */
   static async start(
     port = 0,
@@ -73,6 +87,7 @@ export class ServerProcess implements AsyncDisposable {
     extraArgs: string[] = [],
     deno?: string,
     prefix: string[] = [],
+    denoFlags: string[] = [],
   ): Promise<ServerProcess> {
     const binary = deno ?? denoBinary();
     const child = new Deno.Command(prefix[0] ?? binary, {
@@ -84,6 +99,7 @@ export class ServerProcess implements AsyncDisposable {
         `--config=${new URL("deno.json", ROOT).pathname}`,
         "--allow-net=127.0.0.1",
         `--allow-env=${GRPC_ENV_VARS.join(",")}`,
+        ...denoFlags,
         new URL("server.ts", ROOT).pathname,
         "--host=127.0.0.1",
         `--port=${port}`,
@@ -95,11 +111,13 @@ export class ServerProcess implements AsyncDisposable {
       stderr: "piped",
     }).spawn();
     let printed = "";
+    let onPrint = () => {};
     let resolveListening!: (port: number) => void;
     const listening = new Promise<number>((resolve) => resolveListening = resolve);
     const drain = async (stream: ReadableStream<Uint8Array>) => {
       for await (const text of stream.pipeThrough(new TextDecoderStream())) {
         printed += text;
+        onPrint();
         for (const line of printed.split("\n")) {
           const match = LISTENING.exec(line);
           if (match) resolveListening(Number(match[2]));
@@ -114,7 +132,7 @@ export class ServerProcess implements AsyncDisposable {
     });
     try {
       const actualPort = await Promise.race([listening, failed]);
-      return new ServerProcess(child, actualPort, output);
+      return new ServerProcess(child, actualPort, output, () => printed, (wake) => onPrint = wake);
     } catch (error) {
       try {
         child.kill("SIGKILL");
@@ -127,6 +145,30 @@ export class ServerProcess implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
       failed.catch(() => {});
+    }
+  }
+
+  /**
+   * Resolves once what it printed (stdout and stderr) matches `pattern`.
+   *
+   * @throws {Error} After `timeoutMs`, naming the pattern and what was printed.
+   */
+  async printed(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    if (pattern.test(this.#printed())) return;
+    let wake!: () => void;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        wake = () => pattern.test(this.#printed()) && resolve();
+        this.#printWaiters.add(wake);
+        timer = setTimeout(
+          () => reject(new Error(`the server printed no ${pattern} in ${timeoutMs}ms: ${this.#printed()}`)),
+          timeoutMs,
+        );
+      });
+    } finally {
+      clearTimeout(timer);
+      this.#printWaiters.delete(wake);
     }
   }
 
