@@ -490,11 +490,12 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
   }
   guard.attach(server);
   if (!benchSwitched("strict")) strict.attach(server);
-  // Our own socket already writes a response whole, and corking it saved no
+  // In plaintext, node:http2 writes to our own socket (ConnectionSocket),
+  // which already holds a young response until its end: corking it saved no
   // write (strace, h2load -c4 -m32 and -c16 -m8: 20,016 and 20,048 sendto()
   // for 20,000 calls, corked or not), while the hook cost every call a
-  // listener and an immediate.
-  if (!benchSwitched("coalesce") && !listener) coalesceWrites(server);
+  // listener and an immediate. Under TLS the cork still batches TLS records.
+  if (!benchSwitched("coalesce") && !(ownListener && tls === undefined)) coalesceWrites(server);
   if (!benchSwitched("drain")) gate.attach(server);
   limits.attach(server);
   await h2Workaround.warmUp(server, hostname, port, { tls: options.tls !== undefined });
