@@ -146,3 +146,43 @@ Deno.test("createGreeterServer() reports calls its forced shutdown cut as cut by
     await server.shutdown();
   }
 });
+
+Deno.test("createGreeterServer() answers streaming handlers that stop reading their requests early", async (t) => {
+  await using server = await createGreeterServer({
+    port: 0,
+    handlers: {
+      async lotsOfGreetings(requests) {
+        const names: string[] = [];
+        for await (const request of requests) {
+          names.push(request.name);
+          if (names.length === 2) break;
+        }
+        return { name: names.join(", ") };
+      },
+      async *bidiHello(requests) {
+        for await (const request of requests) {
+          yield { name: `first ${request.name}` };
+          break;
+        }
+      },
+    },
+  });
+  using client = createGreeterClient(server.address);
+  async function* requests(count: number): AsyncGenerator<HelloRequest> {
+    for (let i = 0; i < count; i++) yield { name: `n${i}` };
+  }
+
+  await t.step("client-streaming: two of 50 requests read, then the answer", async () => {
+    assertEquals(await client.lotsOfGreetings(requests(50)), { name: "n0, n1" });
+  });
+
+  await t.step("bidi: one of 50 requests read, one reply, then the end", async () => {
+    const replies: string[] = [];
+    for await (const reply of client.bidiHello(requests(50))) replies.push(reply.name);
+    assertEquals(replies, ["first n0"]);
+  });
+
+  await t.step("the server still answers on the same client", async () => {
+    assertEquals((await client.sayHello({ name: "z" })).name.endsWith("z"), true);
+  });
+});
