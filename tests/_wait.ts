@@ -24,3 +24,31 @@ export async function settles<T>(promise: Promise<T>, what: string, timeoutMs = 
     clearTimeout(timer);
   }
 }
+
+/**
+ * Waits until the server closes `conn` (EOF or a reset, after whatever it
+ * sent, which is read and dropped), for at most `timeoutMs`; closes `conn`
+ * either way.
+ *
+ * @param conn A connection to the server.
+ * @param timeoutMs The bound.
+ * @returns The ms until the server closed it, or undefined when it had not by `timeoutMs`.
+ */
+export async function closedByServer(conn: Deno.Conn, timeoutMs: number): Promise<number | undefined> {
+  const started = performance.now();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, timeoutMs);
+  try {
+    while (await conn.read(new Uint8Array(16 * 1024)) !== null) { /* the server's SETTINGS, say */ }
+  } catch {
+    // reset by the server (or a TLS stream cut without close_notify), or closed by our timer
+  }
+  clearTimeout(timer);
+  if (timedOut) return undefined;
+  const ms = performance.now() - started;
+  conn.close();
+  return ms;
+}
