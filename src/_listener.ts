@@ -114,6 +114,8 @@ export class ConnectionSocket extends Duplex {
   #queue: Uint8Array[] = [];
   #waiting: ((error?: Error | null) => void)[] = [];
   #kickQueued = false;
+  /** A write is queued for the end of this phase of immediates (trailers of several responses). */
+  #phaseKickQueued = false;
   /** Event-loop turns counted while bytes wait or responses are open. */
   #turn = 0;
   #ticking = false;
@@ -439,7 +441,6 @@ export class ConnectionSocket extends Duplex {
     else if (this.#queue.length > 0) this.#tickSoon();
   };
 
-  #phaseKickQueued = false;
   readonly #phaseKick = (): void => {
     this.#phaseKickQueued = false;
     void this.#flush();
