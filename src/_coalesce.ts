@@ -17,8 +17,10 @@
  *
  * @module
  */
+import type * as http2 from "node:http2";
 import { setImmediate } from "node:timers";
-import type { StreamWatcher } from "./_streams.ts";
+import type * as grpc from "@grpc/grpc-js";
+import { http2ServersOf } from "./_grpc_internals.ts";
 
 interface Corkable {
   cork(): void;
@@ -26,13 +28,13 @@ interface Corkable {
 }
 
 /**
- * Write coalescing for the `node:http2` servers of a grpc-js server (see
- * `_streams.ts`). Hooks nothing outside Deno.
+ * Hooks write coalescing to the `node:http2` servers of a grpc-js server;
+ * call it right after `bindAsync()` succeeds. A no-op outside Deno.
  *
- * @returns The watcher to hook.
+ * @param server A bound grpc-js server.
  */
-export function coalesceWrites(): StreamWatcher {
-  if (!("Deno" in globalThis)) return {};
+export function coalesceWrites(server: grpc.Server): void {
+  if (!("Deno" in globalThis)) return;
   const corked = new Set<Corkable>();
   // Connections that brought a request in this turn, not yet corked.
   const seen = new Set<Corkable>();
@@ -53,8 +55,8 @@ export function coalesceWrites(): StreamWatcher {
     }
     corked.clear();
   };
-  return {
-    opened(stream) {
+  for (const http2Server of http2ServersOf(server)) {
+    http2Server.prependListener("stream", (stream: http2.ServerHttp2Stream) => {
       const socket = stream.session?.socket as unknown as Corkable | undefined;
       if (!socket || typeof socket.cork !== "function" || corked.has(socket)) return;
       if (!seen.has(socket)) {
@@ -74,6 +76,6 @@ export function coalesceWrites(): StreamWatcher {
         // its own, queued after this one by the handler's response.
         setImmediate(() => setImmediate(flush));
       }
-    },
-  };
+    });
+  }
 }
