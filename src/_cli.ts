@@ -56,6 +56,16 @@ export function formatHostPort(hostname: string, port: number): string {
 }
 
 /**
+ * A host without the brackets an IPv6 address may come in (`[::1]` is `::1`).
+ *
+ * @param hostname A host name or IP address.
+ * @returns The same host, unbracketed.
+ */
+export function unbracketHost(hostname: string): string {
+  return hostname.replace(/^\[(.*)\]$/, "$1");
+}
+
+/**
  * A port from a flag: 1 to 65535, or 0 too where `allowZero` (a server's "any free port").
  *
  * @throws {UsageError} When it is out of range or not an integer.
@@ -76,7 +86,7 @@ export function parsePort(value: string, flag = "--port", { allowZero = false } 
  * @throws {UsageError} When it is empty or malformed.
  */
 export function parseHost(value: string, flag = "--host"): string {
-  const host = value.replace(/^\[(.*)\]$/, "$1");
+  const host = unbracketHost(value);
   if (host === "" || /[\s/\[\]]/.test(host)) {
     throw new UsageError(`${flag} must be a host name or an IP address, got '${value}'`);
   }
@@ -114,7 +124,7 @@ export function parseCount(value: string, flag: string): number {
  * @throws {UsageError} Naming the `--allow-net` flag to add when it may not.
  */
 export function requireNetPermission(hostname: string, script: string): void {
-  const host = hostname.replace(/^\[(.*)\]$/, "$1");
+  const host = unbracketHost(hostname);
   // Deno names an IPv6 host in brackets, as --allow-net does.
   const granted = host.includes(":") ? `[${host}]` : host;
   const { state } = Deno.permissions.querySync({ name: "net", host: granted });

@@ -33,7 +33,7 @@
  */
 import { Buffer } from "node:buffer";
 import type * as grpc from "@grpc/grpc-js";
-import { formatHostPort } from "./_cli.ts";
+import { formatHostPort, unbracketHost } from "./_cli.ts";
 
 /** The upstream issue. */
 export const DENO_H2_ISSUE = "https://github.com/denoland/deno/issues/36788";
@@ -80,7 +80,7 @@ export function warningLine(): string {
 function loopbackFor(hostname: string): string {
   if (hostname === "0.0.0.0" || hostname === "") return "127.0.0.1";
   if (hostname === "::" || hostname === "[::]") return "::1";
-  return hostname.replace(/^\[(.*)\]$/, "$1");
+  return unbracketHost(hostname);
 }
 
 /** The guard: a no-op where the running Deno is not affected. */

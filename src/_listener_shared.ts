@@ -21,6 +21,7 @@ import * as net from "node:net";
 import type * as grpc from "@grpc/grpc-js";
 import { ACCEPT_BACKOFF_MS, admit, type AdmitOptions, type ConnectionSocket, isFdExhaustion } from "./_listener.ts";
 import { NodeTransport } from "./_transport.ts";
+import { unbracketHost } from "./_cli.ts";
 
 /** A socket listening for one grpc-js server. */
 export interface Listener {
@@ -67,7 +68,7 @@ function listenOn(
     socketServer.once("error", reject);
     // `reusePort` is Deno's (and Node 22's) option; Node 20's types lack it.
     socketServer.listen(
-      { host: hostname.replace(/^\[(.*)\]$/, "$1"), port, reusePort: true } as net.ListenOptions,
+      { host: unbracketHost(hostname), port, reusePort: true } as net.ListenOptions,
       () => {
         socketServer.off("error", reject);
         resolve(socketServer);
@@ -105,7 +106,7 @@ export async function listenReusePort(
   };
   // Probing costs a listening socket per connection; without the right to open one, recovery is off.
   const probe = limits !== undefined &&
-    Deno.permissions.querySync({ name: "net", host: hostname.replace(/^\[(.*)\]$/, "$1") }).state === "granted";
+    Deno.permissions.querySync({ name: "net", host: unbracketHost(hostname) }).state === "granted";
   let closed = false;
   let recovering = false;
 

@@ -12,6 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { ChannelOptions } from "./server.ts";
 import type { ClientTlsOptions, Pem, ServerTlsOptions } from "./tls.ts";
 import type { ListenTls } from "./_transport.ts";
+import { unbracketHost } from "./_cli.ts";
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -202,7 +203,7 @@ function defaultRootsPath(): string | undefined {
  * @returns True for a loopback address.
  */
 export function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  const host = unbracketHost(hostname).toLowerCase();
   if (host === "localhost") return true;
   const kind = isIP(host);
   if (kind === 4) return host.startsWith("127.");
