@@ -52,7 +52,17 @@ const WRITE_HIGH_WATER = 64 * 1024;
 /** How long a destroyed connection's last write may take before it is closed anyway. */
 const LAST_WRITE_MS = 1000;
 /** Backoff of the accept loop while fds are exhausted. */
-export const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
+const ACCEPT_BACKOFF_MS = [10, 20, 50, 100, 200, 500] as const;
+
+/**
+ * Waits before the next try of an accept loop that failed.
+ *
+ * @param attempt The tries that failed before this wait, from 0; past the last step, the longest wait.
+ */
+export function acceptBackoff(attempt: number): Promise<void> {
+  const ms = ACCEPT_BACKOFF_MS[Math.min(attempt, ACCEPT_BACKOFF_MS.length - 1)];
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** How soon queued frames go out: at the next turn at the latest, at the end of the job, or now. */
 const enum Urgency {
@@ -673,13 +683,13 @@ export function listen(options: ListenOptions): Listener {
         if (stopped) return;
         if (!isFdExhaustion(error)) {
           // Anything else (ECONNABORTED and the like) concerns one connection only.
-          await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS[0]));
+          await acceptBackoff(0);
           continue;
         }
         if (backoff === 0) {
           options.onLimit("fds-exhausted", `accept() failed: ${(error as Error).message}; retrying until fds are free`);
         }
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS[Math.min(backoff++, 5)]));
+        await acceptBackoff(backoff++);
         continue;
       }
       backoff = 0;

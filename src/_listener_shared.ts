@@ -19,7 +19,7 @@
  */
 import * as net from "node:net";
 import type * as grpc from "@grpc/grpc-js";
-import { ACCEPT_BACKOFF_MS, admit, type AdmitOptions, type ConnectionSocket, isFdExhaustion } from "./_listener.ts";
+import { acceptBackoff, admit, type AdmitOptions, type ConnectionSocket, isFdExhaustion } from "./_listener.ts";
 import { NodeTransport } from "./_transport.ts";
 import { unbracketHost } from "./_cli.ts";
 
@@ -32,19 +32,46 @@ export interface Listener {
 }
 
 /**
- * The limits of {@linkcode admit}, and the memory the workers share: slot 0
- * counts the open connections of all of them, slot 1 is set while fds are
- * exhausted, and slot `own` (from 2) counts this worker's connections.
+ * The limits of {@linkcode admit}, the memory the workers share (made by
+ * {@linkcode sharedSlots}) and this worker's number, from 1.
  */
 export type SharedLimits = Omit<AdmitOptions, "onConnection" | "openCount"> & {
   readonly slots: Int32Array;
-  readonly own: number;
+  readonly worker: number;
 };
 
-/** Slot of {@linkcode SharedLimits.slots} set while an fd episode lasts. */
+// The layout of the shared memory, here only: slot OPEN counts the open
+// connections of all the workers (as admit() does), slot EXHAUSTED is set
+// while fds are exhausted, and worker n's own count is at ownSlot(n).
+const OPEN = 0;
 const EXHAUSTED = 1;
-/** The first worker's own slot; worker `n` has `FIRST_OWN_SLOT + n - 1`. */
-export const FIRST_OWN_SLOT = 2;
+const FIRST_OWN_SLOT = 2;
+
+function ownSlot(worker: number): number {
+  return FIRST_OWN_SLOT + worker - 1;
+}
+
+/**
+ * The memory `count` workers share to apply the connection limits together.
+ *
+ * @param count The number of workers.
+ * @returns Zeroed slots on a `SharedArrayBuffer`.
+ */
+export function sharedSlots(count: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (FIRST_OWN_SLOT + count)));
+}
+
+/**
+ * Takes a dead worker's connections out of the shared count, and ends an fd
+ * episode it may have flagged.
+ *
+ * @param slots What {@linkcode sharedSlots} made.
+ * @param worker The worker's number, from 1.
+ */
+export function releaseWorkerSlots(slots: Int32Array, worker: number): void {
+  Atomics.sub(slots, OPEN, Atomics.exchange(slots, ownSlot(worker), 0));
+  if (Atomics.exchange(slots, EXHAUSTED, 0) !== 0) Atomics.notify(slots, EXHAUSTED);
+}
 
 /** Whether one more fd can be opened now: a listening socket on `hostname`, closed at once. */
 function fdLeft(hostname: string): boolean {
@@ -101,7 +128,7 @@ export async function listenReusePort(
   const connections = new Set<ConnectionSocket>();
   const admitOptions: AdmitOptions | undefined = limits && {
     ...limits,
-    openCount: { slots: limits.slots, own: limits.own },
+    openCount: { slots: limits.slots, own: ownSlot(limits.worker) },
     onConnection: (socket) => injector.injectConnection(socket),
   };
   // Probing costs a listening socket per connection; without the right to open one, recovery is off.
@@ -134,7 +161,7 @@ export async function listenReusePort(
   async function recover(): Promise<void> {
     recovering = true;
     for (let attempt = 0; !closed; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS[Math.min(attempt, 5)]));
+      await acceptBackoff(attempt);
       if (closed || !fdLeft(hostname)) continue;
       try {
         const fresh = await listenOn(hostname, port, onSocket, true);

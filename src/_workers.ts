@@ -14,7 +14,7 @@
  */
 import type { CallEvent, LimitEvent, Server, ServerOptions } from "./server.ts";
 import { limitReporter } from "./_guard.ts";
-import { FIRST_OWN_SLOT } from "./_listener_shared.ts";
+import { releaseWorkerSlots, sharedSlots } from "./_listener_shared.ts";
 import type { HealthStatuses, ServingStatus } from "./health.ts";
 import { formatHostPort } from "./_cli.ts";
 
@@ -123,12 +123,7 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
   const live = new Map<number, Worker>();
   // Limits bite in the workers; each kind is reported once for all of them.
   const reportLimit = limitReporter(onLimit);
-  const slots = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (FIRST_OWN_SLOT + count)));
-  /** Takes a dead worker's connections out of the shared count, and ends an fd episode it may have flagged. */
-  function forgetSlots(id: number): void {
-    Atomics.sub(slots, 0, Atomics.exchange(slots, FIRST_OWN_SLOT + id - 1, 0));
-    if (Atomics.exchange(slots, 1, 0) !== 0) Atomics.notify(slots, 1);
-  }
+  const slots = sharedSlots(count);
   let shuttingDown = false;
   let port = options.port ?? 0;
   // Statuses set through the returned server, sent to every worker, new ones too.
@@ -186,7 +181,7 @@ export async function startWorkers(options: ServerOptions, count: number): Promi
         const reason = event.message || "uncaught error";
         if (!listening) return reject(new Error(`Worker ${id} failed to start: ${reason}`));
         stoppedOne(id, worker);
-        forgetSlots(id);
+        releaseWorkerSlots(slots, id);
         if (shuttingDown) return;
         report({ worker: id, kind: "died", reason });
         spawn(id).catch((error) => console.error(`worker ${id} could not be replaced: ${(error as Error).message}`));

@@ -32,7 +32,7 @@ import { listen, type Listener } from "./_listener.ts";
 import { interceptingCallOf } from "./_grpc_internals.ts";
 import { isLoopback, listenTls, serverCredentials } from "./_tls.ts";
 import type { ServerTlsOptions } from "./tls.ts";
-import { FIRST_OWN_SLOT, type Listener as SharedListener, listenReusePort } from "./_listener_shared.ts";
+import { type Listener as SharedListener, listenReusePort } from "./_listener_shared.ts";
 import { startWorkers, workerCount, type WorkerEvent } from "./_workers.ts";
 
 export type { WorkerEvent, WorkerEventKind } from "./_workers.ts";
@@ -448,7 +448,7 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
             handshakeTimeoutMs: hostile.handshakeTimeoutMs,
             onLimit: report,
             slots: inWorker.slots,
-            own: FIRST_OWN_SLOT + inWorker.worker - 1,
+            worker: inWorker.worker,
           }
           : undefined,
       );
