@@ -139,12 +139,10 @@ class RequestReader implements AsyncIterableIterator<unknown> {
   next(): Promise<IteratorResult<unknown>> {
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     if (!this.#listening) this.#listen();
-    const message = this.#call.destroyed ? null : this.#call.read();
-    if (message === null) return this.#wait();
     try {
-      return Promise.resolve({ value: checked(message), done: false });
+      const result = this.#readOne();
+      return result ? Promise.resolve(result) : this.#wait();
     } catch (error) {
-      this.#finish();
       return Promise.reject(error);
     }
   }
@@ -166,14 +164,20 @@ class RequestReader implements AsyncIterableIterator<unknown> {
         return { value: undefined, done: true };
       }
       await new Promise<void>((resolve) => this.#wake = resolve);
-      const message = this.#call.destroyed ? null : this.#call.read();
-      if (message === null) continue;
-      try {
-        return { value: checked(message), done: false };
-      } catch (error) {
-        this.#finish();
-        throw error;
-      }
+      const result = this.#readOne();
+      if (result) return result;
+    }
+  }
+
+  /** The next buffered request, checked, or null when none is buffered; a malformed one ends the reader and throws. */
+  #readOne(): IteratorResult<unknown> | null {
+    const message = this.#call.destroyed ? null : this.#call.read();
+    if (message === null) return null;
+    try {
+      return { value: checked(message), done: false };
+    } catch (error) {
+      this.#finish();
+      throw error;
     }
   }
 
