@@ -467,10 +467,13 @@ export class ConnectionSocket extends Duplex {
     const queue = this.#queue;
     const first = queue[0]!;
     this.#queueStart += length;
-    if (first.length >= length) {
-      if (first.length === length) queue.shift();
-      else queue[0] = first.subarray(length);
-      return first.length === length ? first : first.subarray(0, length);
+    if (first.length === length) {
+      queue.shift();
+      return first;
+    }
+    if (first.length > length) {
+      queue[0] = first.subarray(length);
+      return first.subarray(0, length);
     }
     if (length > this.#writeSlab.length && length <= WRITE_HIGH_WATER) {
       // Grown as needed, so that an idle connection holds little.
