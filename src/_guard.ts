@@ -126,6 +126,7 @@ export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits 
 /** What a connection's socket tells (a `ConnectionSocket`, or any socket). */
 interface CountingSocket {
   remoteAddress?: string;
+  countStream?(streamId: number): void;
   flushedData?(streamId: number): number;
   forgetStream?(streamId: number): void;
 }
@@ -225,6 +226,7 @@ export class ConnectionGuard {
     this.#streamSession.set(stream, state);
     state.streams.add(stream);
     state.idleSince = -1;
+    if (stream.id !== undefined) (session.socket as unknown as CountingSocket | undefined)?.countStream?.(stream.id);
     const opened = performance.now();
     // on(), not once(): each comes once per stream, and once() wraps and unhooks per stream.
     stream.on("aborted", () => {

@@ -187,10 +187,22 @@ export class ConnectionSocket extends Duplex {
   }
 
   /**
+   * Starts counting the DATA payload of an HTTP/2 stream the kernel takes.
+   * Only streams started here are counted: a stream's last bytes often
+   * reach the kernel after it closed and was forgotten, and must not count
+   * it again (one entry per call, for as long as the connection lives).
+   *
+   * @param streamId The stream, before any of its DATA is written.
+   */
+  countStream(streamId: number): void {
+    this.#flushedData.set(streamId, 0);
+  }
+
+  /**
    * DATA payload bytes of an HTTP/2 stream the kernel has taken.
    *
    * @param streamId The stream.
-   * @returns The count since the stream's first DATA frame.
+   * @returns The count since {@linkcode ConnectionSocket.countStream}; 0 for a stream not counted.
    */
   flushedData(streamId: number): number {
     return this.#flushedData.get(streamId) ?? 0;
@@ -209,9 +221,8 @@ export class ConnectionSocket extends Duplex {
         const take = Math.min(this.#payloadLeft, bytes.length - pos);
         this.#payloadLeft -= take;
         pos += take;
-        if (this.#dataStream !== 0) {
-          this.#flushedData.set(this.#dataStream, (this.#flushedData.get(this.#dataStream) ?? 0) + take);
-        }
+        const flushed = this.#dataStream === 0 ? undefined : this.#flushedData.get(this.#dataStream);
+        if (flushed !== undefined) this.#flushedData.set(this.#dataStream, flushed + take);
         continue;
       }
       this.#header[this.#headerRead++] = bytes[pos++]!;

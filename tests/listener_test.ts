@@ -119,3 +119,26 @@ Deno.test("ConnectionSocket writes an open response at once when the socket ends
   assertEquals(conn.writes, [concat([headers(1), data(1)])]);
   socket.destroy();
 });
+
+Deno.test("ConnectionSocket counts the DATA the kernel took only for streams it counts, and adds none after a stream is forgotten", async () => {
+  const { conn, socket } = open();
+  socket.countStream(1);
+  socket.write(headers(1));
+  socket.write(data(1));
+  socket.write(trailers(1));
+  socket.write(headers(3));
+  socket.write(data(3, END_STREAM)); // stream 3 was never counted
+  await turns(1);
+  assertEquals(concat(conn.writes), concat([headers(1), data(1), trailers(1), headers(3), data(3, END_STREAM)]));
+  assertEquals(socket.flushedData(1), 10);
+  assertEquals(socket.flushedData(3), 0);
+  // The guard forgets a stream when it closes, which is often before its
+  // last bytes reach the kernel: those bytes must not count it again (one
+  // entry per call was kept for as long as the connection lived).
+  socket.forgetStream(1);
+  socket.write(data(1, END_STREAM));
+  await turns(1);
+  assertEquals(conn.writes.at(-1), data(1, END_STREAM));
+  assertEquals(socket.flushedData(1), 0);
+  socket.destroy();
+});
