@@ -8,25 +8,38 @@
  * after connection, makes a few calls on each and closes it with grpc-js's
  * `close()` (GOAWAY). RSS is sampled throughout.
  *
- * Pass when: no call failed; RSS, averaged over the last third of the run,
- * grew by at most `--max-rss-growth-mib` over its average in the first third
- * (warm-up: the first half of the run, at most 30 s, and the first 10,000
- * calls); and once every client is closed, the server's fd count
- * is back to its idle baseline.
+ * The server runs with `--inspect` on a free port, and the soak reads its JS
+ * heap through the inspector (`_inspector.ts`). RSS alone cannot tell a leak
+ * from garbage: V8 may let the heap grow by 200 MiB before its next full
+ * collection, with 15 MB of it live. So RSS is split in two, and each part
+ * has its own check:
+ * - the JS heap: what is live after a forced full collection, once at the
+ *   end of the warm-up and once at the end of the load, both under load,
+ *   may grow by at most `--max-heap-growth-mib`;
+ * - the rest of RSS (RSS minus the heap V8 has committed: native buffers,
+ *   sockets, code), averaged over the last third of the samples, may grow by
+ *   at most `--max-native-growth-mib` over its average in the first third.
+ *
+ * Pass when: no call failed; both parts held (warm-up: the first half of
+ * the run, at most 30 s, and the first 10,000 calls); and once every client
+ * is closed, the server's fd count is back to its idle baseline.
  *
  * @module
  */
 import { createGreeterClient, type GreeterClient } from "../client.ts";
 import { greet } from "../src/greeter.ts";
 import { ServerProcess } from "./_server_process.ts";
+import { freeInspectorPort, Inspector } from "./_inspector.ts";
 import { exitWithError, parseFlags } from "../src/_cli.ts";
 
 /** Options of {@linkcode runSoak}. */
 export interface SoakOptions {
   /** How long the load runs, in seconds. */
   seconds: number;
-  /** The largest RSS growth allowed between the first and last third, in MiB. Default 16. */
-  maxRssGrowthMiB?: number;
+  /** The largest growth of the live JS heap (after a forced full collection) allowed over the run, in MiB. Default 2. */
+  maxHeapGrowthMiB?: number;
+  /** The largest growth of RSS outside the JS heap allowed between the first and last third, in MiB. Default 16. */
+  maxNativeGrowthMiB?: number;
   /** Unary workers on the shared connection. Default 8. */
   unaryWorkers?: number;
   /** Calls per churned connection before it is closed. Default 20. */
@@ -58,12 +71,20 @@ export interface SoakResult {
   firstErrors: string[];
   /** RSS samples in MiB (after warm-up). */
   rssMiB: number[];
-  /** Average RSS of the first and last third, and the growth between them, in MiB. */
-  rssFirstThirdMiB: number;
-  rssLastThirdMiB: number;
-  rssGrowthMiB: number;
-  /** The bound the growth is held to, in MiB. */
-  maxRssGrowthMiB: number;
+  /** The JS heap V8 had committed at each sample, in MiB. */
+  heapTotalMiB: number[];
+  /** The live JS heap after a forced full collection at the end of the warm-up and at the end of the load, in MiB. */
+  heapLiveStartMiB: number;
+  heapLiveEndMiB: number;
+  heapGrowthMiB: number;
+  /** The bound the live heap's growth is held to, in MiB. */
+  maxHeapGrowthMiB: number;
+  /** Average RSS outside the JS heap in the first and last third, and the growth between them, in MiB. */
+  nativeFirstThirdMiB: number;
+  nativeLastThirdMiB: number;
+  nativeGrowthMiB: number;
+  /** The bound that growth is held to, in MiB. */
+  maxNativeGrowthMiB: number;
   /** Open fds: idle before the load, peak during it, after every client closed. */
   fdBaseline: number;
   fdPeak: number;
@@ -80,6 +101,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+const min = (values: number[]) => Math.min(...values).toFixed(1);
+const max = (values: number[]) => Math.max(...values).toFixed(1);
+
 function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
@@ -93,7 +117,8 @@ function mean(values: number[]): number {
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const seconds = options.seconds;
   if (!(seconds > 0) || seconds > 24 * 3600) throw new RangeError(`Seconds must be from 1 to 86400, got ${seconds}`);
-  const maxRssGrowthMiB = options.maxRssGrowthMiB ?? 16;
+  const maxHeapGrowthMiB = options.maxHeapGrowthMiB ?? 2;
+  const maxNativeGrowthMiB = options.maxNativeGrowthMiB ?? 16;
   const unaryWorkers = options.unaryWorkers ?? 8;
   const callsPerConnection = options.callsPerConnection ?? 20;
   const log = options.log ?? console.log;
@@ -107,8 +132,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     if (firstErrors.length < 5) firstErrors.push(String(error));
   };
 
-  const server = await ServerProcess.start(0);
+  const inspectorPort = freeInspectorPort();
+  const server = await ServerProcess.start(0, undefined, [], undefined, [], [`--inspect=127.0.0.1:${inspectorPort}`]);
+  let inspector: Inspector | undefined;
   try {
+    inspector = await Inspector.connect(inspectorPort);
     await sleep(300);
     const fdBaseline = await server.openFds();
     let fdPeak = fdBaseline;
@@ -126,7 +154,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     // and at least the first WARM_UP_CALLS calls.
     const warmUpUntil = started + Math.min(30_000, seconds * 1000 * 0.5);
     const totalCalls = () => Object.values(calls).reduce((a, b) => a + b, 0);
-    const samples: { at: number; rss: number }[] = [];
+    const samples: { at: number; rss: number; heapTotal: number }[] = [];
+    let heapLiveStart: number | undefined;
+    let heapLiveEnd: number | undefined;
     const hardEndAt = started + Math.max(seconds, options.maxSeconds ?? seconds) * 1000;
     const running = () => {
       const now = performance.now();
@@ -212,13 +242,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         const now = performance.now();
         try {
           const rss = await server.rssBytes();
+          const heap = await inspector!.heap();
           fdPeak = Math.max(fdPeak, await server.openFds());
-          if (now >= warmUpUntil && totalCalls() >= WARM_UP_CALLS) samples.push({ at: now, rss });
+          if (now >= warmUpUntil && totalCalls() >= WARM_UP_CALLS) {
+            heapLiveStart ??= (await inspector!.heapAfterGc()).used;
+            samples.push({ at: now, rss, heapTotal: heap.total });
+          }
         } catch (error) {
           fail(new Error(`Cannot sample the server (did it exit?): ${(error as Error).message}`));
           return;
         }
       }
+      // The workers are finishing their last calls: still under load.
+      if (heapLiveStart !== undefined) heapLiveEnd = (await inspector!.heapAfterGc()).used;
     };
 
     let lastReport = started;
@@ -255,19 +291,28 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       fdAfter = await server.openFds();
     }
 
-    const third = Math.floor(samples.length / 3);
+    const third = Math.max(1, Math.floor(samples.length / 3));
     const rssMiB = samples.map((s) => s.rss / MiB);
-    const rssFirstThirdMiB = mean(rssMiB.slice(0, Math.max(1, third)));
-    const rssLastThirdMiB = mean(rssMiB.slice(rssMiB.length - Math.max(1, third)));
-    const rssGrowthMiB = rssLastThirdMiB - rssFirstThirdMiB;
+    const heapTotalMiB = samples.map((s) => s.heapTotal / MiB);
+    const nativeMiB = samples.map((s) => (s.rss - s.heapTotal) / MiB);
+    const nativeFirstThirdMiB = mean(nativeMiB.slice(0, third));
+    const nativeLastThirdMiB = mean(nativeMiB.slice(nativeMiB.length - third));
+    const nativeGrowthMiB = nativeLastThirdMiB - nativeFirstThirdMiB;
+    const heapLiveStartMiB = (heapLiveStart ?? NaN) / MiB;
+    const heapLiveEndMiB = (heapLiveEnd ?? NaN) / MiB;
+    const heapGrowthMiB = heapLiveEndMiB - heapLiveStartMiB;
 
     if (errors > 0) failures.push(`${errors} calls failed, first: ${firstErrors[0]}`);
     if (samples.length < MIN_SAMPLES) {
       failures.push(`only ${samples.length} RSS samples after warm-up; run longer`);
     }
-    if (rssGrowthMiB > maxRssGrowthMiB) {
+    if (!(heapGrowthMiB <= maxHeapGrowthMiB)) {
+      failures.push(`the live JS heap grew ${heapGrowthMiB.toFixed(1)} MiB over the run (bound ${maxHeapGrowthMiB})`);
+    }
+    if (nativeGrowthMiB > maxNativeGrowthMiB) {
       failures.push(
-        `RSS grew ${rssGrowthMiB.toFixed(1)} MiB between the first and last third (bound ${maxRssGrowthMiB})`,
+        `RSS outside the JS heap grew ${nativeGrowthMiB.toFixed(1)} MiB between the first and last third ` +
+          `(bound ${maxNativeGrowthMiB})`,
       );
     }
     if (fdAfter > fdBaseline) {
@@ -284,15 +329,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       errors,
       firstErrors,
       rssMiB,
-      rssFirstThirdMiB,
-      rssLastThirdMiB,
-      rssGrowthMiB,
-      maxRssGrowthMiB,
+      heapTotalMiB,
+      heapLiveStartMiB,
+      heapLiveEndMiB,
+      heapGrowthMiB,
+      maxHeapGrowthMiB,
+      nativeFirstThirdMiB,
+      nativeLastThirdMiB,
+      nativeGrowthMiB,
+      maxNativeGrowthMiB,
       fdBaseline,
       fdPeak,
       fdAfter,
     };
   } finally {
+    // A Deno process waits for an open inspector session before it exits.
+    await inspector?.close();
     const status = await server.stop();
     if (!status.success) failures.push(`server exited with code ${status.code} (signal ${status.signal})`);
   }
@@ -312,12 +364,15 @@ export function formatSoak(result: SoakResult): string[] {
     `${c.unary} unary, ${c.serverStreaming} server-streaming (50 replies), ${c.clientStreaming} client-streaming ` +
     `(20 requests), ${c.bidi} bidi (20+20), ${c.churned} on ${result.connections} short-lived connections`,
     `errors: ${result.errors}${result.firstErrors.length ? ` (${result.firstErrors.join("; ")})` : ""}`,
-    `RSS: first third ${result.rssFirstThirdMiB.toFixed(1)} MiB, last third ${
-      result.rssLastThirdMiB.toFixed(1)
-    } MiB, ` +
-    `growth ${result.rssGrowthMiB.toFixed(1)} MiB (bound ${result.maxRssGrowthMiB} MiB), ` +
-    `min ${Math.min(...result.rssMiB).toFixed(1)}, max ${Math.max(...result.rssMiB).toFixed(1)}, ` +
-    `${result.rssMiB.length} samples`,
+    `live JS heap after a full collection: ${result.heapLiveStartMiB.toFixed(1)} MiB after warm-up, ` +
+    `${result.heapLiveEndMiB.toFixed(1)} MiB at the end, growth ${result.heapGrowthMiB.toFixed(1)} MiB ` +
+    `(bound ${result.maxHeapGrowthMiB} MiB)`,
+    `RSS outside the JS heap: first third ${result.nativeFirstThirdMiB.toFixed(1)} MiB, last third ${
+      result.nativeLastThirdMiB.toFixed(1)
+    } MiB, growth ${result.nativeGrowthMiB.toFixed(1)} MiB (bound ${result.maxNativeGrowthMiB} MiB)`,
+    `RSS: min ${min(result.rssMiB)}, max ${max(result.rssMiB)} MiB; committed JS heap: min ${
+      min(result.heapTotalMiB)
+    }, max ${max(result.heapTotalMiB)} MiB; ${result.rssMiB.length} samples`,
     `fds: ${result.fdBaseline} idle, ${result.fdPeak} peak, ${result.fdAfter} after every client closed`,
     result.pass ? "soak: PASS" : `soak: FAIL: ${result.failures.join("; ")}`,
   ];
@@ -328,10 +383,12 @@ const HELP = `Soak the Greeter server: mixed load against a server child process
 Usage: deno task soak [options]
 
 Options:
-  --seconds <n>              how long the load runs (default 60)
-  --max-rss-growth-mib <n>   RSS growth allowed between the first and last
-                             third of the run (default 16)
-  --help                     show this help
+  --seconds <n>                how long the load runs (default 60)
+  --max-heap-growth-mib <n>    growth allowed of the live JS heap (after a
+                               forced full collection) over the run (default 2)
+  --max-native-growth-mib <n>  growth allowed of RSS outside the JS heap
+                               between the first and last third (default 16)
+  --help                       show this help
 
 Exits 0 when it passes, 1 when it fails, 2 when the flags are wrong.`;
 
@@ -344,7 +401,8 @@ Exits 0 when it passes, 1 when it fails, 2 when the flags are wrong.`;
 export async function main(args: string[]): Promise<number> {
   const values = parseFlags(args, {
     seconds: { type: "string", default: "60" },
-    "max-rss-growth-mib": { type: "string", default: "16" },
+    "max-heap-growth-mib": { type: "string", default: "2" },
+    "max-native-growth-mib": { type: "string", default: "16" },
     help: { type: "boolean", default: false },
   });
   if (values.help) {
@@ -352,16 +410,24 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const seconds = Number(values.seconds);
-  const bound = Number(values["max-rss-growth-mib"]);
   if (!Number.isFinite(seconds) || seconds < 1 || seconds > 86_400) {
     console.error(`--seconds must be a number from 1 to 86400, got '${values.seconds}'`);
     return 2;
   }
-  if (!Number.isFinite(bound) || bound <= 0) {
-    console.error(`--max-rss-growth-mib must be a positive number, got '${values["max-rss-growth-mib"]}'`);
-    return 2;
+  const bounds: number[] = [];
+  for (const flag of ["max-heap-growth-mib", "max-native-growth-mib"] as const) {
+    const bound = Number(values[flag]);
+    if (!Number.isFinite(bound) || bound <= 0) {
+      console.error(`--${flag} must be a positive number, got '${values[flag]}'`);
+      return 2;
+    }
+    bounds.push(bound);
   }
-  const result = await runSoak({ seconds, maxRssGrowthMiB: bound });
+  const result = await runSoak({
+    seconds,
+    maxHeapGrowthMiB: bounds[0],
+    maxNativeGrowthMiB: bounds[1],
+  });
   for (const line of formatSoak(result)) console.log(line);
   return result.pass ? 0 : 1;
 }
