@@ -17,10 +17,8 @@
  *
  * @module
  */
-import type * as http2 from "node:http2";
 import { setImmediate } from "node:timers";
-import type * as grpc from "@grpc/grpc-js";
-import { http2ServersOf } from "./_grpc_internals.ts";
+import type { StreamWatcher } from "./_streams.ts";
 
 interface Corkable {
   cork(): void;
@@ -28,13 +26,13 @@ interface Corkable {
 }
 
 /**
- * Hooks write coalescing to the `node:http2` servers of a grpc-js server;
- * call it right after `bindAsync()` succeeds. A no-op outside Deno.
+ * Write coalescing for the `node:http2` servers of a grpc-js server (see
+ * `_streams.ts`). Hooks nothing outside Deno.
  *
- * @param server A bound grpc-js server.
+ * @returns The watcher to hook.
  */
-export function coalesceWrites(server: grpc.Server): void {
-  if (!("Deno" in globalThis)) return;
+export function coalesceWrites(): StreamWatcher {
+  if (!("Deno" in globalThis)) return {};
   const corked = new Set<Corkable>();
   // Connections that brought a request in this turn, not yet corked.
   const seen = new Set<Corkable>();
@@ -55,8 +53,8 @@ export function coalesceWrites(server: grpc.Server): void {
     }
     corked.clear();
   };
-  for (const http2Server of http2ServersOf(server)) {
-    http2Server.prependListener("stream", (stream: http2.ServerHttp2Stream) => {
+  return {
+    opened(stream) {
       const socket = stream.session?.socket as unknown as Corkable | undefined;
       if (!socket || typeof socket.cork !== "function" || corked.has(socket)) return;
       if (!seen.has(socket)) {
@@ -76,6 +74,6 @@ export function coalesceWrites(server: grpc.Server): void {
         // its own, queued after this one by the handler's response.
         setImmediate(() => setImmediate(flush));
       }
-    });
-  }
+    },
+  };
 }

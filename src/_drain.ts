@@ -18,10 +18,9 @@
  *
  * @module
  */
-import type * as http2 from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 import { Status } from "./errors.ts";
-import { http2ServersOf } from "./_grpc_internals.ts";
+import type { StreamWatcher } from "./_streams.ts";
 
 /** How long connections stay open after the last call in flight has ended. */
 export const LINGER_MS = 100;
@@ -33,11 +32,8 @@ export const SHUTTING_DOWN = "The server is shutting down";
 export interface DrainGate {
   /** The interceptor to install in the grpc-js server. */
   readonly interceptor: grpc.ServerInterceptor;
-  /**
-   * Starts counting the streams of the server; call it right after
-   * `bindAsync()` succeeds.
-   */
-  attach(server: grpc.Server): void;
+  /** Counts the streams of the server (see `_streams.ts`). */
+  readonly watcher: StreamWatcher;
   /**
    * Refuses new calls from now on and resolves once no call is in flight
    * (then waits {@linkcode LINGER_MS} more), or after `timeoutMs`.
@@ -54,7 +50,7 @@ export interface DrainGate {
  * @returns The gate.
  */
 export function createDrainGate(): DrainGate {
-  const open = new Set<http2.ServerHttp2Stream>();
+  let open = 0;
   let draining = false;
   let onIdle: (() => void) | undefined;
 
@@ -65,17 +61,14 @@ export function createDrainGate(): DrainGate {
     return call as grpc.ServerInterceptingCall;
   };
 
-  function attach(server: grpc.Server): void {
-    for (const http2Server of http2ServersOf(server)) {
-      http2Server.on("stream", (stream: http2.ServerHttp2Stream) => {
-        open.add(stream);
-        // on(), not once(): "close" comes once, and once() wraps and unhooks per stream.
-        stream.on("close", () => {
-          if (open.delete(stream) && open.size === 0) onIdle?.();
-        });
-      });
-    }
-  }
+  const watcher: StreamWatcher = {
+    opened() {
+      open++;
+    },
+    closed() {
+      if (--open === 0) onIdle?.();
+    },
+  };
 
   function drain(timeoutMs: number): Promise<boolean> {
     draining = true;
@@ -93,13 +86,13 @@ export function createDrainGate(): DrainGate {
           resolve(true);
         }, Math.min(LINGER_MS, timeoutMs));
       };
-      if (open.size === 0) onIdle();
+      if (open === 0) onIdle();
     });
   }
 
   return {
     interceptor,
-    attach,
+    watcher,
     drain,
   };
 }

@@ -19,9 +19,8 @@
  * @module
  */
 import * as http2 from "node:http2";
-import type * as grpc from "@grpc/grpc-js";
 import { GrpcError, Status } from "./errors.ts";
-import { http2ServersOf } from "./_grpc_internals.ts";
+import type { StreamWatcher } from "./_streams.ts";
 
 /** The limits of one server; every field has a default ({@linkcode DEFAULT_LIMITS}). */
 export interface ServerLimits {
@@ -170,13 +169,12 @@ export class ConnectionGuard {
     this.#onLimit = onLimit;
   }
 
-  /** Hooks the guard to the server's `node:http2` servers, before its other listeners. */
-  attach(server: grpc.Server): void {
-    for (const http2Server of http2ServersOf(server)) {
-      http2Server.prependListener("session", (session: http2.ServerHttp2Session) => this.#onSession(session));
-      http2Server.prependListener("stream", (stream: http2.ServerHttp2Stream) => this.#onStream(stream));
-    }
-  }
+  /** The guard's hooks on the server's sessions and streams (see `_streams.ts`); put it first. */
+  readonly watcher: StreamWatcher = {
+    session: (session) => this.#onSession(session),
+    opened: (stream) => this.#onStream(stream),
+    closed: (stream) => this.#onClose(stream),
+  };
 
   #onSession(session: http2.ServerHttp2Session): void {
     const socket = session.socket as unknown as CountingSocket | undefined;
@@ -228,17 +226,20 @@ export class ConnectionGuard {
     state.idleSince = -1;
     if (stream.id !== undefined) (session.socket as unknown as CountingSocket | undefined)?.countStream?.(stream.id);
     const opened = performance.now();
-    // on(), not once(): each comes once per stream, and once() wraps and unhooks per stream.
+    // on(), not once(): it comes once per stream, and once() wraps and unhooks per stream.
     stream.on("aborted", () => {
       if (performance.now() - opened < PREMATURE_MS) this.#prematureReset(state);
     });
-    stream.on("close", () => {
-      const socket = state.session.socket as unknown as CountingSocket | undefined;
-      if (stream.id !== undefined) socket?.forgetStream?.(stream.id);
-      state.streams.delete(stream);
-      this.#setPartial(state, stream, 0);
-      if (state.streams.size === 0) state.idleSince = performance.now();
-    });
+  }
+
+  #onClose(stream: http2.ServerHttp2Stream): void {
+    const state = this.#streamSession.get(stream);
+    if (!state) return;
+    const socket = state.session.socket as unknown as CountingSocket | undefined;
+    if (stream.id !== undefined) socket?.forgetStream?.(stream.id);
+    state.streams.delete(stream);
+    this.#setPartial(state, stream, 0);
+    if (state.streams.size === 0) state.idleSince = performance.now();
   }
 
   #prematureReset(state: SessionState): void {

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import type * as http2 from "node:http2";
 import { gzipSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
-import { compressResponses, http2ServersOf } from "./_grpc_internals.ts";
-import { enforcePingPolicy } from "./_ping_policy.ts";
+import { compressResponses } from "./_grpc_internals.ts";
+import { pingPolicyWatcher } from "./_ping_policy.ts";
+import type { StreamWatcher } from "./_streams.ts";
 
 /** A message encoding: `"gzip"`, or `"identity"` for none. */
 export type Compression = "gzip" | "identity";
@@ -119,8 +119,8 @@ export interface ServerLimits {
   readonly channelOptions: Record<string, number>;
   /** The response-compression interceptor, when responses are compressed. */
   readonly interceptors: grpc.ServerInterceptor[];
-  /** Hooks what needs the bound server: the PING policy, the request headers. */
-  attach(server: grpc.Server): void;
+  /** What watches the server's sessions and streams: the PING policy, the request headers (see `_streams.ts`). */
+  readonly watchers: StreamWatcher[];
 }
 
 /**
@@ -156,18 +156,18 @@ export function serverLimits(options: ServerLimitOptions): ServerLimits {
     });
   }
 
-  function attach(server: grpc.Server): void {
-    if (minPingIntervalMs > 0) enforcePingPolicy(server, { minPingIntervalMs, permitWithoutCalls });
-    if (compression === "identity") return;
-    for (const http2Server of http2ServersOf(server)) {
-      http2Server.prependListener("stream", (_stream: unknown, headers: http2.IncomingHttpHeaders) => {
+  const watchers: StreamWatcher[] = [];
+  if (minPingIntervalMs > 0) watchers.push(pingPolicyWatcher({ minPingIntervalMs, permitWithoutCalls }));
+  if (compression !== "identity") {
+    watchers.push({
+      opened(_stream, headers) {
         const value = headers["grpc-accept-encoding"];
         accepts = Array.isArray(value) ? value.join(",") : value;
-      });
-    }
+      },
+    });
   }
 
-  return { channelOptions, interceptors, attach };
+  return { channelOptions, interceptors, watchers };
 }
 
 function withEncoding(metadata: grpc.Metadata | null | undefined, name: string): grpc.Metadata {

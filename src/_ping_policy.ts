@@ -19,8 +19,7 @@
 import type * as http2 from "node:http2";
 import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
-import type * as grpc from "@grpc/grpc-js";
-import { http2ServersOf } from "./_grpc_internals.ts";
+import type { StreamWatcher } from "./_streams.ts";
 
 /** Strikes forgiven before GOAWAY, as grpc-go's `maxPingStrikes`. */
 export const MAX_PING_STRIKES = 2;
@@ -31,7 +30,7 @@ export const ENHANCE_YOUR_CALM = 0xb;
 /** The GOAWAY debug data, as grpc-go and grpc-java send it. */
 export const TOO_MANY_PINGS = "too_many_pings";
 
-/** Options of {@linkcode enforcePingPolicy}. */
+/** Options of {@linkcode pingPolicyWatcher}. */
 export interface PingPolicy {
   /** Fewest milliseconds between two PINGs. */
   minPingIntervalMs: number;
@@ -39,44 +38,59 @@ export interface PingPolicy {
   permitWithoutCalls: boolean;
 }
 
+/** The policy's count of one connection. */
+interface SessionPings {
+  strikes: number;
+  lastPingAt: number;
+  active: number;
+  lastStreamId: number;
+  done: boolean;
+}
+
 /**
- * Hooks the policy to every connection of a bound grpc-js server.
+ * The policy's hooks on every connection of a server (see `_streams.ts`).
  *
- * @param server A grpc-js server, after `bindAsync()` succeeded.
  * @param policy The minimum interval and whether idle connections may ping.
+ * @returns The watcher to hook.
  */
-export function enforcePingPolicy(server: grpc.Server, policy: PingPolicy): void {
-  for (const http2Server of http2ServersOf(server)) {
-    http2Server.on("session", (session: http2.ServerHttp2Session) => {
-      let strikes = 0;
-      let lastPingAt = -Infinity;
-      let active = 0;
-      let lastStreamId = 0;
-      let done = false;
-      session.on("stream", (stream: http2.ServerHttp2Stream) => {
-        active++;
-        strikes = 0;
-        lastStreamId = Math.max(lastStreamId, stream.id ?? 0);
-        stream.on("close", () => { // comes once per stream
-          active--;
-          strikes = 0;
-        });
-      });
+export function pingPolicyWatcher(policy: PingPolicy): StreamWatcher {
+  const sessions = new WeakMap<http2.ServerHttp2Session, SessionPings>();
+  const of = (stream: http2.ServerHttp2Stream) =>
+    stream.session && sessions.get(stream.session as http2.ServerHttp2Session);
+  return {
+    session(session) {
+      const state: SessionPings = { strikes: 0, lastPingAt: -Infinity, active: 0, lastStreamId: 0, done: false };
+      sessions.set(session, state);
       session.on("ping", () => {
-        if (done) return;
+        if (state.done) return;
         const now = performance.now();
-        const interval = active > 0 || policy.permitWithoutCalls ? policy.minPingIntervalMs : NO_CALLS_PING_INTERVAL_MS;
-        if (now - lastPingAt < interval) strikes++;
-        lastPingAt = now;
-        if (strikes <= MAX_PING_STRIKES) return;
-        done = true;
+        const interval = state.active > 0 || policy.permitWithoutCalls
+          ? policy.minPingIntervalMs
+          : NO_CALLS_PING_INTERVAL_MS;
+        if (now - state.lastPingAt < interval) state.strikes++;
+        state.lastPingAt = now;
+        if (state.strikes <= MAX_PING_STRIKES) return;
+        state.done = true;
         try {
-          session.goaway(ENHANCE_YOUR_CALM, lastStreamId, Buffer.from(TOO_MANY_PINGS));
+          session.goaway(ENHANCE_YOUR_CALM, state.lastStreamId, Buffer.from(TOO_MANY_PINGS));
         } finally {
           // The next turn, once the GOAWAY is on its way.
           setImmediate(() => session.destroy());
         }
       });
-    });
-  }
+    },
+    opened(stream) {
+      const state = of(stream);
+      if (!state) return;
+      state.active++;
+      state.strikes = 0;
+      state.lastStreamId = Math.max(state.lastStreamId, stream.id ?? 0);
+    },
+    closed(stream) {
+      const state = of(stream);
+      if (!state) return;
+      state.active--;
+      state.strikes = 0;
+    },
+  };
 }

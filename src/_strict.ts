@@ -13,8 +13,8 @@
  *
  * Where: no grpc-js option or interceptor sees the raw frames, so the checks
  * read the request's HTTP/2 stream, reached through the `"stream"` event of
- * the `node:http2` servers grpc-js creates (through `_grpc_internals.ts`:
- * there is no public accessor). A server interceptor, which runs
+ * the `node:http2` servers grpc-js creates (through `_streams.ts`: there is
+ * no public accessor). A server interceptor, which runs
  * synchronously inside grpc-js's own `"stream"` handler, pairs each stream
  * with grpc-js's call, and a failed check ends the call with the call's own
  * `sendStatus()`: grpc-js then drops the offending data, because the call is
@@ -26,7 +26,7 @@ import * as http2 from "node:http2";
 import type { Buffer } from "node:buffer";
 import type * as grpc from "@grpc/grpc-js";
 import { Status } from "./errors.ts";
-import { http2ServersOf } from "./_grpc_internals.ts";
+import type { StreamWatcher } from "./_streams.ts";
 
 /**
  * Deno's `node:http2` lacks `constants.HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE`
@@ -158,13 +158,8 @@ interface PendingStream {
 export interface StrictChecks {
   /** The interceptor to put first in the grpc-js server's `interceptors` option. */
   readonly interceptor: grpc.ServerInterceptor;
-  /**
-   * Hooks the checks to the server's `node:http2` servers; call it right
-   * after `bindAsync()` succeeds.
-   *
-   * @throws {Error} When grpc-js no longer exposes its HTTP/2 servers.
-   */
-  attach(server: grpc.Server): void;
+  /** Pairs each stream with the call grpc-js makes for it (see `_streams.ts`). */
+  readonly watcher: StreamWatcher;
   /** The HTTP/2 stream of a call the interceptor saw. */
   streamOf(call: object): http2.ServerHttp2Stream | undefined;
 }
@@ -234,18 +229,16 @@ export function createStrictChecks(onPartial?: PartialBytesHook): StrictChecks {
     return call as grpc.ServerInterceptingCall;
   };
 
-  function attach(server: grpc.Server): void {
-    for (const http2Server of http2ServersOf(server)) {
-      http2Server.prependListener("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-        pending = { stream, headers };
-      });
-      // After grpc-js's listener: nothing is left pending when grpc-js made
-      // no call (unknown method, wrong content-type).
-      http2Server.on("stream", () => {
-        pending = undefined;
-      });
-    }
-  }
+  const watcher: StreamWatcher = {
+    opened(stream, headers) {
+      pending = { stream, headers };
+    },
+    // After grpc-js's listener: nothing is left pending when grpc-js made
+    // no call (unknown method, wrong content-type).
+    handled() {
+      pending = undefined;
+    },
+  };
 
-  return { interceptor, attach, streamOf: (call) => streams.get(call) };
+  return { interceptor, watcher, streamOf: (call) => streams.get(call) };
 }

@@ -15,6 +15,7 @@ import { h2Workaround } from "./_h2_workaround.ts";
 import { createStrictChecks } from "./_strict.ts";
 import { createDrainGate } from "./_drain.ts";
 import { coalesceWrites } from "./_coalesce.ts";
+import { type StreamWatcher, watchStreams } from "./_streams.ts";
 import { serverLimits } from "./_limits.ts";
 import { formatHostPort } from "./_cli.ts";
 import type { Call, ServerState } from "./_call.ts";
@@ -488,16 +489,18 @@ export async function serveHere(options: ServerOptions, inWorker?: InWorker): Pr
       );
     });
   }
-  guard.attach(server);
-  if (!benchSwitched("strict")) strict.attach(server);
+  // Hooks in this order, the guard first: see _streams.ts.
+  const watchers: StreamWatcher[] = [guard.watcher];
+  if (!benchSwitched("strict")) watchers.push(strict.watcher);
   // In plaintext, node:http2 writes to our own socket (ConnectionSocket),
   // which already holds a young response until its end: corking it saved no
   // write (strace, h2load -c4 -m32 and -c16 -m8: 20,016 and 20,048 sendto()
   // for 20,000 calls, corked or not), while the hook cost every call a
   // listener and an immediate. Under TLS the cork still batches TLS records.
-  if (!benchSwitched("coalesce") && !(ownListener && tls === undefined)) coalesceWrites(server);
-  if (!benchSwitched("drain")) gate.attach(server);
-  limits.attach(server);
+  if (!benchSwitched("coalesce") && !(ownListener && tls === undefined)) watchers.push(coalesceWrites());
+  if (!benchSwitched("drain")) watchers.push(gate.watcher);
+  watchers.push(...limits.watchers);
+  watchStreams(server, watchers);
   await h2Workaround.warmUp(server, hostname, port, { tls: options.tls !== undefined });
 
   let shutdownPromise: Promise<void> | undefined;
