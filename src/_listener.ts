@@ -124,6 +124,8 @@ export class ConnectionSocket extends Duplex {
   #queue: Uint8Array[] = [];
   #waiting: ((error?: Error | null) => void)[] = [];
   #kickQueued = false;
+  /** A write is queued for the end of this phase of immediates (trailers of several responses). */
+  #phaseKickQueued = false;
   /** Event-loop turns counted while bytes wait or responses are open. */
   #turn = 0;
   #ticking = false;
@@ -144,6 +146,8 @@ export class ConnectionSocket extends Duplex {
    * nothing is retried.
    */
   readonly #open = new Map<number, { start: number; turn: number }>();
+  /** Responses that ended but are not all written yet: from their HEADERS to the end of their last frame. */
+  #spans: { start: number; end: number }[] = [];
 
   #writing = false;
   #writeSlab = new Uint8Array(0);
@@ -331,7 +335,15 @@ export class ConnectionSocket extends Duplex {
   #schedule(urgency: Urgency): void {
     if (this.#writing) return;
     if (urgency === Urgency.Now) {
-      void this.#flush();
+      if (this.#open.size === 0) {
+        void this.#flush();
+        return;
+      }
+      // Other responses are on their way, their trailers in this same phase of immediates: one write for them all.
+      if (!this.#phaseKickQueued) {
+        this.#phaseKickQueued = true;
+        setImmediate(this.#phaseKick);
+      }
       return;
     }
     if (this.#kickQueued) return;
@@ -370,7 +382,7 @@ export class ConnectionSocket extends Duplex {
       if (type === 0 || type === 1) {
         // DATA (0) and HEADERS (1): END_STREAM (0x1) ends the response.
         if ((h[4]! & 1) !== 0) {
-          this.#open.delete(streamId);
+          this.#ended(streamId, this.#frameStart + 9 + this.#queuedLeft);
           urgency = Urgency.Now;
         } else if (type === 1 && !this.#open.has(streamId)) {
           // A response's first HEADERS; a server stream's next frames are DATA and its trailers.
@@ -379,7 +391,7 @@ export class ConnectionSocket extends Duplex {
       } else if (type !== 9) {
         // Anything but CONTINUATION (9); RST_STREAM (3) ends its stream.
         if (type === 3) {
-          this.#open.delete(streamId);
+          this.#ended(streamId, this.#frameStart + 9 + this.#queuedLeft);
           urgency = Urgency.Now;
         } else if (urgency === Urgency.None) {
           urgency = Urgency.Soon;
@@ -389,10 +401,39 @@ export class ConnectionSocket extends Duplex {
     return urgency;
   }
 
-  /** Where the bytes that may be written now end: before the oldest response still open. */
+  /** A response ended with the frame that ends at `end`: its span stays whole until written. */
+  #ended(streamId: number, end: number): void {
+    const open = this.#open.get(streamId);
+    if (!open) return;
+    this.#open.delete(streamId);
+    this.#spans.push({ start: open.start, end });
+  }
+
+  /**
+   * Where the bytes that may be written now end: before the oldest response
+   * still open, and before any ended response that would straddle that
+   * point (responses interleave: `H1 D1 H3 D3 T1` with 3 open may not go as
+   * `H1 D1`).
+   */
   #cut(): number {
-    for (const open of this.#open.values()) return open.start;
-    return this.#queuedEnd;
+    let cut = this.#queuedEnd;
+    for (const open of this.#open.values()) {
+      cut = open.start;
+      break;
+    }
+    let spans = 0;
+    for (const span of this.#spans) if (span.end > this.#queueStart) this.#spans[spans++] = span;
+    this.#spans.length = spans;
+    for (let moved = true; moved;) {
+      moved = false;
+      for (const span of this.#spans) {
+        if (span.start < cut && span.end > cut) {
+          cut = span.start;
+          moved = true;
+        }
+      }
+    }
+    return cut;
   }
 
   #tickSoon(): void {
@@ -418,6 +459,11 @@ export class ConnectionSocket extends Duplex {
     if (this.#closed || this.#writing) return; // the write's end ticks on
     if (due && !this.#kickQueued) void this.#flush();
     else if (this.#queue.length > 0) this.#tickSoon();
+  };
+
+  readonly #phaseKick = (): void => {
+    this.#phaseKickQueued = false;
+    void this.#flush();
   };
 
   readonly #kick = (): void => {
@@ -524,6 +570,7 @@ export class ConnectionSocket extends Duplex {
   override _final(callback: (error?: Error | null) => void): void {
     // Writes returned before they were flushed: close once they are, all of them.
     this.#open.clear();
+    this.#spans = [];
     if (!this.#closed && (this.#writing || this.#queue.length > 0)) {
       this.#afterFlush = () => this._final(callback);
       void this.#flush();
@@ -576,6 +623,7 @@ export class ConnectionSocket extends Duplex {
     this.#queueStart = this.#queuedEnd;
     this.#heldSince = -1;
     this.#open.clear();
+    this.#spans = [];
   }
 
   #close(): void {

@@ -92,6 +92,21 @@ Deno.test("ConnectionSocket writes what precedes an open response and holds what
   socket.destroy();
 });
 
+Deno.test("ConnectionSocket never splits interleaved responses: one that ended waits for one that began inside it", async () => {
+  const { conn, socket } = open();
+  socket.write(headers(1));
+  socket.write(data(1));
+  socket.write(headers(3));
+  socket.write(data(3));
+  socket.write(trailers(1)); // 1 has ended, but its HEADERS and DATA come before 3's, which is still open
+  await turns(2);
+  assertEquals(conn.writes, [], "no write ends between 1's HEADERS and its trailers");
+  socket.write(trailers(3));
+  await turns(1);
+  assertEquals(conn.writes, [concat([headers(1), data(1), headers(3), data(3), trailers(1), trailers(3)])]);
+  socket.destroy();
+});
+
 Deno.test("ConnectionSocket lets a response go after eight turns without its end (a server stream's first message)", async () => {
   const { conn, socket } = open();
   socket.write(headers(1));
