@@ -1,6 +1,6 @@
 /**
  * A small Chrome DevTools Protocol client for a child Deno started with
- * `--inspect=127.0.0.1:0`. The soak uses it to read the server's JS heap and
+ * `--inspect=127.0.0.1:<port>`. The soak uses it to read the server's JS heap and
  * to force a full garbage collection there, so that garbage V8 has not yet
  * collected is not taken for a leak. Nothing in the server knows about it.
  *
