@@ -130,6 +130,11 @@ interface CountingSocket {
   forgetStream?(streamId: number): void;
 }
 
+/** A session's socket, as what it tells; none once the session has closed. */
+function socketOf(session: http2.ServerHttp2Session | undefined): CountingSocket | undefined {
+  return session?.socket as unknown as CountingSocket | undefined;
+}
+
 interface SessionState {
   readonly session: http2.ServerHttp2Session;
   readonly address: string;
@@ -177,7 +182,7 @@ export class ConnectionGuard {
   };
 
   #onSession(session: http2.ServerHttp2Session): void {
-    const socket = session.socket as unknown as CountingSocket | undefined;
+    const socket = socketOf(session);
     const state: SessionState = {
       session,
       address: socket?.remoteAddress ?? "",
@@ -224,7 +229,7 @@ export class ConnectionGuard {
     this.#streamSession.set(stream, state);
     state.streams.add(stream);
     state.idleSince = -1;
-    if (stream.id !== undefined) (session.socket as unknown as CountingSocket | undefined)?.countStream?.(stream.id);
+    if (stream.id !== undefined) socketOf(state.session)?.countStream?.(stream.id);
     const opened = performance.now();
     // on(), not once(): it comes once per stream, and once() wraps and unhooks per stream.
     stream.on("aborted", () => {
@@ -235,8 +240,7 @@ export class ConnectionGuard {
   #onClose(stream: http2.ServerHttp2Stream): void {
     const state = this.#streamSession.get(stream);
     if (!state) return;
-    const socket = state.session.socket as unknown as CountingSocket | undefined;
-    if (stream.id !== undefined) socket?.forgetStream?.(stream.id);
+    if (stream.id !== undefined) socketOf(state.session)?.forgetStream?.(stream.id);
     state.streams.delete(stream);
     this.#setPartial(state, stream, 0);
     if (state.streams.size === 0) state.idleSince = performance.now();
@@ -302,7 +306,7 @@ export class ConnectionGuard {
   callUnflushed(stream: http2.ServerHttp2Stream): number {
     const written = this.#written.get(stream) ?? 0;
     if (written === 0) return 0;
-    const socket = this.#streamSession.get(stream)?.session.socket as unknown as CountingSocket | undefined;
+    const socket = socketOf(this.#streamSession.get(stream)?.session);
     if (typeof socket?.flushedData !== "function") {
       // Not our socket (grpc-js's own listener: mutual TLS, or ours switched
       // off for benchmarks): nothing counts what the kernel took, so no

@@ -225,7 +225,7 @@ export class ConnectionSocket extends Duplex {
         const take = Math.min(this.#payloadLeft, bytes.length - pos);
         this.#payloadLeft -= take;
         pos += take;
-        const flushed = this.#dataStream === 0 ? undefined : this.#flushedData.get(this.#dataStream);
+        const flushed = this.#flushedData.get(this.#dataStream); // stream 0 (not DATA) is never counted
         if (flushed !== undefined) this.#flushedData.set(this.#dataStream, flushed + take);
         continue;
       }

@@ -27,7 +27,7 @@ export function freeInspectorPort(): number {
 }
 
 /** One inspector session over a WebSocket. */
-export class Inspector implements Disposable {
+export class Inspector {
   readonly #socket: WebSocket;
   readonly #pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   #nextId = 1;
@@ -104,9 +104,5 @@ export class Inspector implements Disposable {
     const closed = new Promise<void>((resolve) => this.#socket.addEventListener("close", () => resolve()));
     this.#socket.close();
     return closed;
-  }
-
-  [Symbol.dispose](): void {
-    this.#socket.close();
   }
 }

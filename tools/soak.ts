@@ -242,11 +242,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         const now = performance.now();
         try {
           const rss = await server.rssBytes();
-          const heap = await inspector!.heap();
           fdPeak = Math.max(fdPeak, await server.openFds());
           if (now >= warmUpUntil && totalCalls() >= WARM_UP_CALLS) {
+            const heapTotal = (await inspector!.heap()).total;
             heapLiveStart ??= (await inspector!.heapAfterGc()).used;
-            samples.push({ at: now, rss, heapTotal: heap.total });
+            samples.push({ at: now, rss, heapTotal });
           }
         } catch (error) {
           fail(new Error(`Cannot sample the server (did it exit?): ${(error as Error).message}`));
